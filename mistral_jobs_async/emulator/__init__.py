@@ -1,0 +1,27 @@
+"""A local emulator of Mistral's training-job service, for tests, demos and pipelines.
+
+``Emulator`` starts a real aiohttp server on ``127.0.0.1`` that answers the Fine-Tuning
+(``/v1/fine_tuning/jobs``), Forge (``/forge/training/jobs``) and Files (``/v1/files``) APIs
+like the real service: per-key organisations, validation, job lifecycles on a simulated
+clock, rate limits and injectable faults. See ``docs/emulator.md``.
+"""
+
+from __future__ import annotations
+
+from mistral_jobs_async.emulator._app import Exchange, RequestRecord
+from mistral_jobs_async.emulator._clock import SimClock
+from mistral_jobs_async.emulator._faults import Fault, FaultKind
+from mistral_jobs_async.emulator._lifecycle import FINE_TUNING_TERMINAL, FORGE_TERMINAL, Timings
+from mistral_jobs_async.emulator._server import Emulator
+
+__all__ = [
+    "FINE_TUNING_TERMINAL",
+    "FORGE_TERMINAL",
+    "Emulator",
+    "Exchange",
+    "Fault",
+    "FaultKind",
+    "RequestRecord",
+    "SimClock",
+    "Timings",
+]

@@ -1,0 +1,64 @@
+"""The emulator's simulated clock: real time scaled by a speed factor, plus manual jumps."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+__all__ = ["SimClock"]
+
+
+class SimClock:
+    """Simulated wall-clock time in Unix seconds.
+
+    ``now()`` runs at ``speed`` times real time from ``start``; ``advance()`` jumps ahead and
+    ``speed = 0`` freezes it, which makes a test fully deterministic. The real-time source is
+    injectable so that tests never depend on the machine's own clock.
+    """
+
+    def __init__(
+        self,
+        *,
+        speed: float = 1.0,
+        start: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if speed < 0:
+            raise ValueError("speed must be >= 0")
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._speed = float(speed)
+        self._anchor_real = monotonic()
+        self._anchor_sim = float(time.time() if start is None else start)
+
+    def now(self) -> float:
+        """Return the simulated time in Unix seconds."""
+        with self._lock:
+            return self._anchor_sim + (self._monotonic() - self._anchor_real) * self._speed
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per real second (0 means frozen)."""
+        return self._speed
+
+    @speed.setter
+    def speed(self, value: float) -> None:
+        if value < 0:
+            raise ValueError("speed must be >= 0")
+        with self._lock:
+            self._rebase()
+            self._speed = float(value)
+
+    def advance(self, seconds: float) -> None:
+        """Jump the simulated clock forward by ``seconds``."""
+        if seconds < 0:
+            raise ValueError("the simulated clock only moves forward")
+        with self._lock:
+            self._rebase()
+            self._anchor_sim += seconds
+
+    def _rebase(self) -> None:
+        real = self._monotonic()
+        self._anchor_sim += (real - self._anchor_real) * self._speed
+        self._anchor_real = real

@@ -1,0 +1,245 @@
+"""Job lifecycles: what status comes next, and when, on the simulated clock.
+
+A job carries a *plan*: the future steps (status changes and checkpoints) with their simulated
+times, drawn once from the job's own seeded random generator. Nothing runs in the background:
+the store applies every step that is due before it answers a request, so 10,000 idle jobs cost
+nothing and a jump of the clock is exact. ``start``, ``cancel`` and a forced status replace the
+plan with a new one drawn from the status the job is in.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal
+
+from mistral_jobs_async.emulator._schemas import (
+    CheckpointOut,
+    EventOut,
+    FineTuningJobIn,
+    MetricsOut,
+    TrainingJobIn,
+)
+
+__all__ = [
+    "FINE_TUNING_TERMINAL",
+    "FORGE_TERMINAL",
+    "Api",
+    "Job",
+    "Timings",
+    "plan_from",
+]
+
+Api = Literal["fine_tuning", "forge"]
+Outcome = Literal["success", "failed", "failed_validation"]
+
+FINE_TUNING_TERMINAL = frozenset({"SUCCESS", "FAILED", "FAILED_VALIDATION", "CANCELLED"})
+FORGE_TERMINAL = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
+
+STATUS = "status"
+CHECKPOINT = "checkpoint"
+
+
+@dataclass(frozen=True)
+class Timings:
+    """How long each phase lasts, in simulated seconds (ranges are drawn uniformly).
+
+    Durations are compressed compared with the real service: with the defaults a 100-step
+    fine-tuning job goes from QUEUED to SUCCESS in about a simulated minute.
+    """
+
+    queued: tuple[float, float] = (2.0, 6.0)
+    validating: tuple[float, float] = (3.0, 8.0)
+    starting: tuple[float, float] = (1.0, 3.0)
+    seconds_per_step: float = 0.5
+    min_running: float = 5.0
+    cancelling: tuple[float, float] = (1.0, 3.0)
+    checkpoints: int = 10
+    fine_tuning_steps: int = 100
+    forge_steps: int = 200
+
+
+class Job:
+    """One job of either API, as the store keeps it (mutable, guarded by the store's lock)."""
+
+    __slots__ = (
+        "api",
+        "auto_start",
+        "checkpoints",
+        "created_at",
+        "events",
+        "fail_fraction",
+        "files_bytes",
+        "generation",
+        "id",
+        "key",
+        "loss_floor",
+        "loss_start",
+        "modified_at",
+        "outcome",
+        "plan",
+        "request",
+        "result_model",
+        "rng",
+        "status",
+        "summary_cache",
+        "trained_tokens",
+        "training_steps",
+        "validation_error",
+    )
+
+    def __init__(
+        self,
+        *,
+        api: Api,
+        job_id: str,
+        key: str,
+        created_at: float,
+        request: FineTuningJobIn | TrainingJobIn,
+        training_steps: int,
+        rng: random.Random,
+        outcome: Outcome,
+        validation_error: str | None,
+        files_bytes: int,
+    ) -> None:
+        self.api: Api = api
+        self.id = job_id
+        self.key = key
+        self.request = request
+        self.auto_start = request.auto_start
+        self.created_at = created_at
+        self.modified_at = int(created_at)
+        self.status = "QUEUED"
+        self.training_steps = training_steps
+        self.rng = rng
+        self.outcome: Outcome = outcome
+        self.validation_error = validation_error
+        self.fail_fraction = rng.uniform(0.1, 0.9)
+        self.loss_start = rng.uniform(1.6, 2.6)
+        self.loss_floor = rng.uniform(0.25, 0.7)
+        self.files_bytes = files_bytes
+        self.events: list[EventOut] = [
+            EventOut(name="status-updated", created_at=int(created_at), data={"status": "QUEUED"})
+        ]
+        self.checkpoints: list[CheckpointOut] = []
+        self.plan: deque[tuple[float, str, str]] = deque()
+        self.generation = 0
+        self.result_model: str | None = None
+        self.trained_tokens: int | None = None
+        self.summary_cache: bytes | None = None
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the job is in its API's terminal set."""
+        done = FINE_TUNING_TERMINAL if self.api == "fine_tuning" else FORGE_TERMINAL
+        return self.status in done
+
+    def set_status(self, status: str, at: float) -> None:
+        """Record a status change at simulated time ``at``; ``modified_at`` always moves."""
+        self.status = status
+        self.modified_at = max(int(at), self.modified_at + 1)
+        data: dict[str, object] = {"status": status}
+        if status == "FAILED_VALIDATION" and self.validation_error:
+            data["error"] = self.validation_error
+        self.events.append(EventOut(name="status-updated", created_at=self.modified_at, data=data))
+        self.summary_cache = None
+
+    def add_checkpoint(self, index: int, at: float, timings: Timings) -> None:
+        """Append checkpoint ``index`` (1-based) with losses that fall as training goes on."""
+        fraction = index / timings.checkpoints
+        decay = math.exp(-3.0 * fraction)
+        train = self.loss_floor + (self.loss_start - self.loss_floor) * decay
+        valid = train * 1.04 + 0.02
+        accuracy = 0.5 + 0.45 * (1.0 - decay)
+        self.checkpoints.append(
+            CheckpointOut(
+                metrics=MetricsOut(
+                    train_loss=round(train, 6),
+                    valid_loss=round(valid, 6),
+                    valid_mean_token_accuracy=round(accuracy, 6),
+                ),
+                step_number=max(1, round(self.training_steps * fraction)),
+                created_at=int(at),
+            )
+        )
+
+
+def _draw(rng: random.Random, span: tuple[float, float]) -> float:
+    return max(1.0, rng.uniform(*span))
+
+
+def _training(job: Job, t: float, timings: Timings) -> list[tuple[float, str, str]]:
+    """Checkpoints and the final status of a job that is RUNNING from ``t`` on."""
+    total = max(timings.min_running, job.training_steps * timings.seconds_per_step)
+    n = timings.checkpoints
+    done = len(job.checkpoints)
+    progress = done / n if n else 0.0
+    end = 1.0
+    final = "SUCCESS"
+    if job.outcome == "failed":
+        end = max(job.fail_fraction, progress + 1.0 / max(n, 1))
+        final = "FAILED"
+    steps: list[tuple[float, str, str]] = []
+    for index in range(done + 1, n + 1):
+        if index / n > end:
+            break
+        steps.append((t + total * (index / n - progress), CHECKPOINT, str(index)))
+    steps.append((t + max(1.0, total * (end - progress)), STATUS, final))
+    return steps
+
+
+def plan_from(
+    job: Job, t: float, timings: Timings, *, forge_hold_unstarted: bool
+) -> list[tuple[float, str, str]]:
+    """Draw the steps that follow the job's current status, starting at simulated time ``t``.
+
+    Fine-tuning: QUEUED → VALIDATING → VALIDATED (or FAILED_VALIDATION) → STARTED → RUNNING →
+    SUCCESS or FAILED; VALIDATED is a parking spot for ``auto_start=false`` until ``start``.
+    Forge: QUEUED → VALIDATING → RUNNING → SUCCESS or FAILED. A status the emulator does not
+    know (forced by a test) has no plan: the job stays in it.
+    """
+    rng = job.rng
+    status = job.status
+    steps: list[tuple[float, str, str]] = []
+    if status == "CANCELLATION_REQUESTED":
+        return [(t + _draw(rng, timings.cancelling), STATUS, "CANCELLED")]
+    if job.api == "forge":
+        if status == "QUEUED":
+            if forge_hold_unstarted and not job.auto_start:
+                return steps
+            t += _draw(rng, timings.queued)
+            steps.append((t, STATUS, "VALIDATING"))
+            status = "VALIDATING"
+        if status == "VALIDATING":
+            t += _draw(rng, timings.validating)
+            steps.append((t, STATUS, "RUNNING"))
+            status = "RUNNING"
+        if status == "RUNNING":
+            steps.extend(_training(job, t, timings))
+        return steps
+    if status == "QUEUED":
+        t += _draw(rng, timings.queued)
+        steps.append((t, STATUS, "VALIDATING"))
+        status = "VALIDATING"
+    if status == "VALIDATING":
+        t += _draw(rng, timings.validating)
+        if job.outcome == "failed_validation":
+            steps.append((t, STATUS, "FAILED_VALIDATION"))
+            return steps
+        steps.append((t, STATUS, "VALIDATED"))
+        status = "VALIDATED"
+    if status == "VALIDATED":
+        if not job.auto_start:
+            return steps
+        t += _draw(rng, (1.0, 2.0))
+        steps.append((t, STATUS, "STARTED"))
+        status = "STARTED"
+    if status == "STARTED":
+        t += _draw(rng, timings.starting)
+        steps.append((t, STATUS, "RUNNING"))
+        status = "RUNNING"
+    if status == "RUNNING":
+        steps.extend(_training(job, t, timings))
+    return steps

@@ -1,0 +1,623 @@
+"""The emulator's state: organisations (one per API key), their jobs and files.
+
+Every public method takes the store's lock, so the Python control handle may be used from
+another thread than the server's (the pytest fixture runs the server in a thread). Methods
+first apply the lifecycle steps that are due on the simulated clock, then answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import random
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+
+from mistral_jobs_async._exceptions import EmulatorError
+from mistral_jobs_async.emulator._clock import SimClock
+from mistral_jobs_async.emulator._lifecycle import (
+    CHECKPOINT,
+    Api,
+    Job,
+    Outcome,
+    Timings,
+    plan_from,
+)
+from mistral_jobs_async.emulator._schemas import (
+    FileDeletedOut,
+    FileOut,
+    FineTuningJobIn,
+    FineTuningJobOut,
+    ForgeHyperparametersOut,
+    HyperparametersOut,
+    IntegrationOut,
+    MetadataOut,
+    ModelConfigOut,
+    TrainingJobIn,
+    TrainingJobOut,
+    encoder,
+)
+
+__all__ = ["ApiError", "FileRecord", "JobFilter", "Store", "key_fingerprint"]
+
+
+class ApiError(EmulatorError):
+    """An error answer of the emulated API: HTTP status, message and the spec's error type."""
+
+    def __init__(self, status: int, message: str, type_: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type_ or _ERROR_TYPES.get(status, "error")
+
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "request_too_large",
+    429: "rate_limited",
+    500: "internal_server_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+}
+
+
+def key_fingerprint(api_key: str) -> str:
+    """A short, non-reversible name for an API key, safe to log."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:8]
+
+
+@dataclass
+class FileRecord:
+    """An uploaded file: what was measured of it, not its content."""
+
+    id: str
+    key: str
+    filename: str
+    size: int
+    created_at: int
+    purpose: str
+    sample_type: str
+    num_lines: int
+    error: str | None
+
+    def render(self, *, with_deleted: bool = False) -> FileOut:
+        """The file object as the API answers it."""
+        out = FileOut(
+            id=self.id,
+            bytes=self.size,
+            created_at=self.created_at,
+            filename=self.filename,
+            purpose=self.purpose,
+            sample_type=self.sample_type,
+            source="upload",
+            num_lines=self.num_lines,
+        )
+        if with_deleted:
+            out.deleted = False
+        return out
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """The list filters of the real fine-tuning API (all optional, combined with AND)."""
+
+    model: str | None = None
+    status: str | None = None
+    created_after: float | None = None
+    created_before: float | None = None
+    suffix: str | None = None
+    wandb_project: str | None = None
+    wandb_name: str | None = None
+
+    def is_empty(self) -> bool:
+        """Whether no filter is set."""
+        return self == _NO_FILTER
+
+    def matches(self, job: Job) -> bool:
+        """Whether ``job`` passes every filter set (``created_*`` bounds are inclusive)."""
+        if self.status is not None and job.status != self.status:
+            return False
+        if self.created_after is not None and job.created_at < self.created_after:
+            return False
+        if self.created_before is not None and job.created_at > self.created_before:
+            return False
+        request = job.request
+        if self.model is not None and getattr(request, "model", None) != self.model:
+            return False
+        if not isinstance(request, FineTuningJobIn):
+            return self.suffix is None and self.wandb_project is None and self.wandb_name is None
+        if self.suffix is not None and request.suffix != self.suffix:
+            return False
+        integrations = request.integrations or []
+        if self.wandb_project is not None and all(
+            i.project != self.wandb_project for i in integrations
+        ):
+            return False
+        return self.wandb_name is None or any(i.name == self.wandb_name for i in integrations)
+
+
+_NO_FILTER = JobFilter()
+
+
+@dataclass
+class _Org:
+    jobs: dict[Api, list[Job]] = field(default_factory=lambda: {"fine_tuning": [], "forge": []})
+    files: dict[str, FileRecord] = field(default_factory=dict)
+
+
+_DEFAULT_HYPER = HyperparametersOut(learning_rate=0.0001, weight_decay=0.1, warmup_fraction=0.05)
+_DEFAULT_FORGE_HYPER = ForgeHyperparametersOut(
+    learning_rate=0.0003, batch_size=32, weight_decay=0.1, warmup_steps=10
+)
+_TOKENS_PER_STEP = 131_072
+_PRICE_PER_MILLION_TOKENS = 1.0
+
+
+class Store:
+    """All organisations, jobs and files of one emulator, plus the lifecycle clock work."""
+
+    def __init__(
+        self,
+        clock: SimClock,
+        *,
+        seed: int | None,
+        timings: Timings,
+        failure_rate: float,
+        forge_hold_unstarted: bool,
+    ) -> None:
+        if not 0.0 <= failure_rate <= 1.0:
+            raise ValueError("failure_rate must be within 0..1")
+        self.clock = clock
+        self.timings = timings
+        self.failure_rate = failure_rate
+        self.forge_hold_unstarted = forge_hold_unstarted
+        self.lock = threading.RLock()
+        self._seed = seed
+        self._init()
+
+    def _init(self) -> None:
+        self._rng = random.Random(self._seed)
+        self._orgs: dict[str, _Org] = {}
+        self._jobs: dict[str, Job] = {}
+        self._heap: list[tuple[float, int, str, int]] = []
+        self._tiebreak = 0
+
+    def reset(self) -> None:
+        """Forget every organisation, job and file; restart the id generator from the seed."""
+        with self.lock:
+            self._init()
+
+    # --- the lifecycle engine ------------------------------------------------------------------
+
+    def _new_id(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def _schedule(self, job: Job, steps: list[tuple[float, str, str]]) -> None:
+        job.generation += 1
+        job.plan.clear()
+        job.plan.extend(steps)
+        self._push(job)
+
+    def _push(self, job: Job) -> None:
+        if job.plan:
+            self._tiebreak += 1
+            heapq.heappush(self._heap, (job.plan[0][0], self._tiebreak, job.id, job.generation))
+
+    def sync(self) -> None:
+        """Apply every lifecycle step that is due at the simulated time now."""
+        now = self.clock.now()
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            _, _, job_id, generation = heapq.heappop(heap)
+            job = self._jobs.get(job_id)
+            if job is None or job.generation != generation or not job.plan:
+                continue
+            at, kind, value = job.plan.popleft()
+            if kind == CHECKPOINT:
+                job.add_checkpoint(int(value), at, self.timings)
+            else:
+                job.set_status(value, at)
+                if value == "SUCCESS":
+                    self._finish(job)
+            self._push(job)
+
+    def _finish(self, job: Job) -> None:
+        short = job.id.split("-")[0]
+        if isinstance(job.request, FineTuningJobIn):
+            suffix = job.request.suffix or ""
+            day = datetime.fromtimestamp(job.created_at, tz=timezone.utc).strftime("%Y%m%d")
+            job.result_model = (
+                f"ft:{job.request.model}:{key_fingerprint(job.key)}:{suffix}:{day}:{short}"
+            )
+            job.trained_tokens = job.training_steps * _TOKENS_PER_STEP
+        else:
+            base = job.request.model_config.base_model or "scratch"
+            job.result_model = f"forge:{job.request.job_type}:{base}:{short}"
+
+    # --- organisations -------------------------------------------------------------------------
+
+    def _org(self, key: str) -> _Org:
+        org = self._orgs.get(key)
+        if org is None:
+            org = self._orgs[key] = _Org()
+        return org
+
+    def _job(self, key: str, api: Api, job_id: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None or job.key != key or job.api != api:
+            raise ApiError(404, f"Job {job_id} not found")
+        return job
+
+    # --- jobs ----------------------------------------------------------------------------------
+
+    def create_fine_tuning(self, key: str, request: FineTuningJobIn) -> bytes:
+        """Validate the references of a decoded create request and store the new job."""
+        with self.lock:
+            self.sync()
+            org = self._org(key)
+            if not request.training_files:
+                raise ApiError(400, "training_files: at least one training file is required")
+            files: list[FileRecord] = []
+            for index, entry in enumerate(request.training_files):
+                files.append(self._file_ref(org, entry.file_id, f"training_files[{index}].file_id"))
+            for index, file_id in enumerate(request.validation_files or []):
+                files.append(self._file_ref(org, file_id, f"validation_files[{index}]"))
+            broken = next((f for f in files if f.error), None)
+            hyper = request.hyperparameters
+            steps = (hyper.training_steps if hyper else None) or self.timings.fine_tuning_steps
+            job = self._new_job(
+                "fine_tuning",
+                key,
+                request,
+                steps,
+                validation_error=f"{broken.filename}: {broken.error}" if broken else None,
+                files_bytes=sum(f.size for f in files),
+            )
+            return self._summary(job)
+
+    def create_forge(self, key: str, request: TrainingJobIn) -> bytes:
+        """Check the Forge rules the spec's descriptions state and store the new job."""
+        config = request.model_config
+        if request.job_type != "pre_training" and not config.base_model:
+            raise ApiError(400, f"model_config.base_model is required for {request.job_type}")
+        moe = config.architecture == "mixture_of_experts"
+        for name in ("num_experts", "active_experts"):
+            if getattr(config, name) is not None and not moe:
+                raise ApiError(
+                    400, f"model_config.{name} requires architecture 'mixture_of_experts'"
+                )
+        if config.active_experts is not None:
+            if config.num_experts is None:
+                raise ApiError(400, "model_config.active_experts requires num_experts")
+            if config.active_experts > config.num_experts:
+                raise ApiError(
+                    400,
+                    "model_config.active_experts "
+                    f"({config.active_experts}) cannot exceed num_experts ({config.num_experts})",
+                )
+        for index, dataset_id in enumerate(request.dataset_ids or []):
+            try:
+                uuid.UUID(dataset_id)
+            except ValueError:
+                raise ApiError(400, f"dataset_ids[{index}]: {dataset_id!r} is not a UUID") from None
+        hyper = request.hyperparameters
+        steps = (hyper.training_steps if hyper else None) or self.timings.forge_steps
+        with self.lock:
+            self.sync()
+            self._org(key)
+            job = self._new_job("forge", key, request, steps, validation_error=None, files_bytes=0)
+            return self._summary(job)
+
+    def _file_ref(self, org: _Org, file_id: str, where: str) -> FileRecord:
+        record = org.files.get(file_id)
+        if record is None:
+            raise ApiError(400, f"{where}: file {file_id} does not exist")
+        return record
+
+    def _new_job(
+        self,
+        api: Api,
+        key: str,
+        request: FineTuningJobIn | TrainingJobIn,
+        training_steps: int,
+        *,
+        validation_error: str | None,
+        files_bytes: int,
+    ) -> Job:
+        job_id = self._new_id()
+        rng = random.Random(f"{self._seed}:{job_id}")
+        outcome: Outcome = "success"
+        if validation_error:
+            outcome = "failed_validation"
+        elif rng.random() < self.failure_rate:
+            outcome = "failed"
+        job = Job(
+            api=api,
+            job_id=job_id,
+            key=key,
+            created_at=self.clock.now(),
+            request=request,
+            training_steps=training_steps,
+            rng=rng,
+            outcome=outcome,
+            validation_error=validation_error,
+            files_bytes=files_bytes,
+        )
+        self._jobs[job_id] = job
+        self._orgs[key].jobs[api].append(job)
+        self._schedule(
+            job,
+            plan_from(
+                job,
+                job.created_at,
+                self.timings,
+                forge_hold_unstarted=self.forge_hold_unstarted,
+            ),
+        )
+        return job
+
+    def list_jobs(
+        self, key: str, api: Api, page: int, page_size: int, where: JobFilter = _NO_FILTER
+    ) -> bytes:
+        """One page of the organisation's jobs, newest first, with the total that match.
+
+        Newest first keeps a sweep over the pages safe while jobs are created: a new job moves
+        the others towards later pages, so a job can be seen twice but is never skipped.
+        """
+        with self.lock:
+            self.sync()
+            jobs = self._org(key).jobs[api]
+            first = page * page_size
+            if where.is_empty():
+                total = len(jobs)
+                top = total - first
+                chosen = jobs[max(0, top - page_size) : max(0, top)][::-1]
+            else:
+                matching = [job for job in reversed(jobs) if where.matches(job)]
+                total = len(matching)
+                chosen = matching[first : first + page_size]
+            data = b",".join(self._summary(job) for job in chosen)
+            return b'{"object":"list","data":[%b],"total":%d}' % (data, total)
+
+    def get_job(self, key: str, api: Api, job_id: str) -> bytes:
+        """The detailed job (with events and checkpoints)."""
+        with self.lock:
+            self.sync()
+            return self._detailed(self._job(key, api, job_id))
+
+    def start(self, key: str, job_id: str) -> bytes:
+        """Start a fine-tuning job that waits in VALIDATED."""
+        with self.lock:
+            self.sync()
+            job = self._job(key, "fine_tuning", job_id)
+            if job.status != "VALIDATED":
+                raise ApiError(
+                    409, f"Job {job_id} is {job.status}: only a VALIDATED job can be started"
+                )
+            now = self.clock.now()
+            job.set_status("STARTED", now)
+            self._replan(job, now)
+            return self._detailed(job)
+
+    def cancel(self, key: str, api: Api, job_id: str) -> bytes:
+        """Request cancellation; a job that already ended cannot be cancelled."""
+        with self.lock:
+            self.sync()
+            job = self._job(key, api, job_id)
+            if job.terminal:
+                raise ApiError(409, f"Job {job_id} is {job.status} and cannot be cancelled")
+            if job.status != "CANCELLATION_REQUESTED":
+                now = self.clock.now()
+                job.set_status(
+                    "CANCELLATION_REQUESTED" if api == "fine_tuning" else "CANCELLED", now
+                )
+                self._replan(job, now)
+            return self._detailed(job)
+
+    def _replan(self, job: Job, now: float) -> None:
+        self._schedule(
+            job, plan_from(job, now, self.timings, forge_hold_unstarted=self.forge_hold_unstarted)
+        )
+
+    # --- rendering -----------------------------------------------------------------------------
+
+    def _summary(self, job: Job) -> bytes:
+        if job.summary_cache is None:
+            job.summary_cache = encoder.encode(self._render(job, detailed=False))
+        return job.summary_cache
+
+    def _detailed(self, job: Job) -> bytes:
+        return encoder.encode(self._render(job, detailed=True))
+
+    def _render(self, job: Job, *, detailed: bool) -> FineTuningJobOut | TrainingJobOut:
+        request = job.request
+        out: FineTuningJobOut | TrainingJobOut
+        if isinstance(request, TrainingJobIn):
+            given = request.hyperparameters
+            forge_hyper = msgspec.structs.replace(
+                _DEFAULT_FORGE_HYPER,
+                **(
+                    {k: v for k, v in msgspec.structs.asdict(given).items() if v is not None}
+                    if given
+                    else {}
+                ),
+                training_steps=job.training_steps,
+            )
+            config = request.model_config
+            out = TrainingJobOut(
+                id=job.id,
+                job_type=request.job_type,
+                status=job.status,
+                model_config=ModelConfigOut(
+                    architecture=config.architecture or "dense",
+                    base_model=config.base_model,
+                    num_experts=config.num_experts,
+                    active_experts=config.active_experts,
+                ),
+                hyperparameters=forge_hyper,
+                created_at=int(job.created_at),
+                modified_at=job.modified_at,
+                auto_start=job.auto_start,
+                dataset_ids=list(request.dataset_ids or []),
+            )
+        else:
+            given_ft = request.hyperparameters
+            hyper = msgspec.structs.replace(
+                _DEFAULT_HYPER,
+                **(
+                    {k: v for k, v in msgspec.structs.asdict(given_ft).items() if v is not None}
+                    if given_ft
+                    else {}
+                ),
+                training_steps=job.training_steps,
+            )
+            train_tokens = job.training_steps * _TOKENS_PER_STEP
+            duration = max(
+                self.timings.min_running, job.training_steps * self.timings.seconds_per_step
+            )
+            out = FineTuningJobOut(
+                id=job.id,
+                auto_start=job.auto_start,
+                model=request.model,
+                status=job.status,
+                job_type=request.job_type or "completion",
+                created_at=int(job.created_at),
+                modified_at=job.modified_at,
+                training_files=[f.file_id for f in request.training_files],
+                hyperparameters=hyper,
+                validation_files=list(request.validation_files or []),
+                integrations=[
+                    IntegrationOut(type=i.type, project=i.project, name=i.name, run_name=i.run_name)
+                    for i in request.integrations or []
+                ],
+                suffix=request.suffix,
+                trained_tokens=job.trained_tokens,
+                metadata=MetadataOut(
+                    expected_duration_seconds=int(duration),
+                    cost=round(train_tokens / 1e6 * _PRICE_PER_MILLION_TOKENS, 4),
+                    cost_currency="USD",
+                    train_tokens_per_step=_TOKENS_PER_STEP,
+                    train_tokens=train_tokens,
+                    data_tokens=job.files_bytes // 4,
+                    estimated_start_time=None,
+                ),
+            )
+        if job.result_model is not None:
+            if isinstance(out, FineTuningJobOut):
+                out.fine_tuned_model = job.result_model
+            else:
+                out.output_model = job.result_model
+        if detailed:
+            out.events = list(job.events)
+            out.checkpoints = list(job.checkpoints)
+        return out
+
+    # --- files ---------------------------------------------------------------------------------
+
+    def add_file(
+        self,
+        key: str,
+        *,
+        filename: str,
+        size: int,
+        purpose: str,
+        sample_type: str,
+        num_lines: int,
+        error: str | None,
+    ) -> bytes:
+        """Store the record of an uploaded file."""
+        with self.lock:
+            self.sync()
+            record = FileRecord(
+                id=self._new_id(),
+                key=key,
+                filename=filename,
+                size=size,
+                created_at=int(self.clock.now()),
+                purpose=purpose,
+                sample_type=sample_type,
+                num_lines=num_lines,
+                error=error,
+            )
+            self._org(key).files[record.id] = record
+            return encoder.encode(record.render())
+
+    def list_files(self, key: str, page: int, page_size: int) -> bytes:
+        """One page of the organisation's files, newest first."""
+        with self.lock:
+            records = list(reversed(self._org(key).files.values()))
+            chosen = records[page * page_size : (page + 1) * page_size]
+            body: dict[str, Any] = {
+                "object": "list",
+                "data": [r.render() for r in chosen],
+                "total": len(records),
+            }
+            return encoder.encode(body)
+
+    def _file(self, key: str, file_id: str) -> FileRecord:
+        record = self._org(key).files.get(file_id)
+        if record is None:
+            raise ApiError(404, f"File {file_id} not found")
+        return record
+
+    def get_file(self, key: str, file_id: str) -> bytes:
+        """One file object, with ``deleted: false``."""
+        with self.lock:
+            return encoder.encode(self._file(key, file_id).render(with_deleted=True))
+
+    def delete_file(self, key: str, file_id: str) -> bytes:
+        """Delete a file; jobs that used it keep running."""
+        with self.lock:
+            record = self._file(key, file_id)
+            del self._org(key).files[file_id]
+            return encoder.encode(FileDeletedOut(id=record.id))
+
+    # --- control -------------------------------------------------------------------------------
+
+    def force_status(self, job_id: str, status: str, *, hold: bool = False) -> None:
+        """Put a job in ``status`` now; its lifecycle goes on from there unless ``hold``."""
+        with self.lock:
+            self.sync()
+            job = self._any_job(job_id)
+            now = self.clock.now()
+            job.set_status(status, now)
+            if hold:
+                self._schedule(job, [])
+            else:
+                self._replan(job, now)
+
+    def delete_job(self, job_id: str) -> None:
+        """Make a job vanish, as if the service had lost it: it answers 404 from now on."""
+        with self.lock:
+            job = self._any_job(job_id)
+            del self._jobs[job_id]
+            self._orgs[job.key].jobs[job.api].remove(job)
+
+    def job_snapshot(self, job_id: str) -> dict[str, Any]:
+        """The detailed job as a dict, whatever key owns it."""
+        with self.lock:
+            self.sync()
+            job = self._any_job(job_id)
+            result: dict[str, Any] = msgspec.json.decode(self._detailed(job))
+            return result
+
+    def job_ids(self, api_key: str | None = None) -> list[str]:
+        """Ids of every job (of one key if given), oldest first."""
+        with self.lock:
+            return [job.id for job in self._jobs.values() if api_key is None or job.key == api_key]
+
+    def _any_job(self, job_id: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise EmulatorError(f"no job {job_id} in this emulator")
+        return job
