@@ -10,6 +10,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import TypeVar
 
@@ -138,9 +139,12 @@ def _page(request: web.Request) -> tuple[int, int]:
     )
 
 
+# The caller's key, set by the pipeline for the handler it calls (same task, same context).
+_current_key: ContextVar[str] = ContextVar("mistral_emulator_api_key")
+
+
 def _api_key(request: web.Request) -> str:
-    key: str = request["api_key"]
-    return key
+    return _current_key.get()
 
 
 async def _decode_body(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T:
@@ -434,13 +438,19 @@ class _Pipeline:
             response = _error(429, "Rate limit exceeded: too many requests per second")
             response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
             return response, key
-        request["api_key"] = key
+        token = _current_key.set(key)
         try:
             response = await handler(request)
         except ApiError as exc:
             response = _error(exc.status, exc.message, exc.type)
         except web.HTTPException as exc:
             response = _error(exc.status, exc.reason)
+        except Exception:
+            # An emulator bug must still answer like the service would: JSON, no traceback.
+            logger.exception("internal error on %s %s", request.method, request.path)
+            response = _error(500, "Internal server error")
+        finally:
+            _current_key.reset(token)
         self._observe(request, response)
         return response, key
 

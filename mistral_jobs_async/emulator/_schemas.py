@@ -182,7 +182,7 @@ class FineTuningJobOut(Struct, omit_defaults=True):
     hyperparameters: HyperparametersOut
     validation_files: list[str]
     integrations: list[IntegrationOut]
-    object: str = "job"
+    object: str
     fine_tuned_model: str | UnsetType = UNSET
     suffix: str | None | UnsetType = UNSET
     trained_tokens: int | None | UnsetType = UNSET
@@ -238,7 +238,7 @@ class FileOut(Struct, omit_defaults=True):
     sample_type: str
     source: str
     num_lines: int
-    object: str = "file"
+    object: str
     deleted: bool | UnsetType = UNSET
 
 

@@ -101,6 +101,7 @@ class FileRecord:
             sample_type=self.sample_type,
             source="upload",
             num_lines=self.num_lines,
+            object="file",
         )
         if with_deleted:
             out.deleted = False
@@ -500,6 +501,7 @@ class Store:
                     IntegrationOut(type=i.type, project=i.project, name=i.name, run_name=i.run_name)
                     for i in request.integrations or []
                 ],
+                object="job",
                 suffix=request.suffix,
                 trained_tokens=job.trained_tokens,
                 metadata=MetadataOut(

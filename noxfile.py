@@ -1,0 +1,47 @@
+"""Development sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``bench``, ``emulator``."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = False
+
+PYTHON = ["3.11", "3.10", "3.12", "3.13"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite against the embedded emulator (loopback only)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff check and format check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package, tests and benchmarks."""
+    session.install("-e", ".[lint]")
+    session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: print tables of ratios against baselines measured in the same run."""
+    session.install("-e", ".[bench]")
+    session.run("python", "benchmarks/bench_emulator.py", *session.posargs)
+
+
+@nox.session
+def emulator(session: nox.Session) -> None:
+    """Start the emulator on 127.0.0.1:8000 (Ctrl-C stops it); extra arguments pass through."""
+    session.install("-e", ".")
+    session.run("mistral-jobs", "emulator", *session.posargs, external=False)
