@@ -14,7 +14,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -162,6 +162,16 @@ _DEFAULT_FORGE_HYPER = ForgeHyperparametersOut(
 )
 _TOKENS_PER_STEP = 131_072
 _PRICE_PER_MILLION_TOKENS = 1.0
+
+
+_S = TypeVar("_S", bound=msgspec.Struct)
+
+
+def _merge(defaults: _S, given: msgspec.Struct | None, **fixed: Any) -> _S:
+    """``defaults`` overridden by the non-null fields of ``given``, then by ``fixed``."""
+    values = {k: v for k, v in msgspec.structs.asdict(given).items() if v is not None} if given else {}
+    values.update(fixed)
+    return msgspec.structs.replace(defaults, **values)
 
 
 class Store:
@@ -445,15 +455,7 @@ class Store:
         out: FineTuningJobOut | TrainingJobOut
         if isinstance(request, TrainingJobIn):
             given = request.hyperparameters
-            forge_hyper = msgspec.structs.replace(
-                _DEFAULT_FORGE_HYPER,
-                **(
-                    {k: v for k, v in msgspec.structs.asdict(given).items() if v is not None}
-                    if given
-                    else {}
-                ),
-                training_steps=job.training_steps,
-            )
+            forge_hyper = _merge(_DEFAULT_FORGE_HYPER, given, training_steps=job.training_steps)
             config = request.model_config
             out = TrainingJobOut(
                 id=job.id,
@@ -473,15 +475,7 @@ class Store:
             )
         else:
             given_ft = request.hyperparameters
-            hyper = msgspec.structs.replace(
-                _DEFAULT_HYPER,
-                **(
-                    {k: v for k, v in msgspec.structs.asdict(given_ft).items() if v is not None}
-                    if given_ft
-                    else {}
-                ),
-                training_steps=job.training_steps,
-            )
+            hyper = _merge(_DEFAULT_HYPER, given_ft, training_steps=job.training_steps)
             train_tokens = job.training_steps * _TOKENS_PER_STEP
             duration = max(
                 self.timings.min_running, job.training_steps * self.timings.seconds_per_step
