@@ -198,6 +198,9 @@ def api_b(emu: Emulator, http: aiohttp.ClientSession) -> Api:
     return Api(http, emu.url, KEY_B)
 
 
+MakeApi = Callable[[str | None], Api]
+
+
 @pytest.fixture
-def make_api(emu: Emulator, http: aiohttp.ClientSession) -> Callable[[str | None], Api]:
+def make_api(emu: Emulator, http: aiohttp.ClientSession) -> MakeApi:
     return lambda key: Api(http, emu.url, key)

@@ -6,7 +6,7 @@ import pytest
 
 from mistral_jobs_async.emulator import Emulator
 
-from .conftest import GOOD_JSONL, KEY_A, Api
+from .conftest import GOOD_JSONL, KEY_A, Api, MakeApi
 
 pytestmark = pytest.mark.anyio
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.anyio
 @pytest.mark.parametrize(
     "path", ["/v1/fine_tuning/jobs", "/forge/training/jobs", "/v1/files", "/v1/unknown"]
 )
-async def test_missing_key_is_401_with_error_body(make_api, path: str) -> None:
+async def test_missing_key_is_401_with_error_body(make_api: MakeApi, path: str) -> None:
     """A request without a key gets 401 and the spec's Error body, on every route."""
     status, body = await make_api(None).call("GET", path)
     assert status == 401
@@ -32,7 +32,7 @@ async def test_non_bearer_scheme_is_401(api: Api) -> None:
 
 
 @pytest.mark.mistral_emulator(api_keys=["good-key"])
-async def test_only_configured_keys_are_accepted(make_api) -> None:
+async def test_only_configured_keys_are_accepted(make_api: MakeApi) -> None:
     """With api_keys set, other keys get 401 and the configured one works."""
     status, body = await make_api("bad-key").call("GET", "/v1/fine_tuning/jobs")
     assert (status, body["message"]) == (401, "Invalid API key")
@@ -54,7 +54,10 @@ async def test_each_key_is_its_own_organisation(api: Api, api_b: Api) -> None:
         status, body = await api_b.call("GET", path)
         assert status == 404, path
         assert body["code"] == 404
-    for path in (f"/v1/fine_tuning/jobs/{job['id']}/cancel", f"/v1/fine_tuning/jobs/{job['id']}/start"):
+    for path in (
+        f"/v1/fine_tuning/jobs/{job['id']}/cancel",
+        f"/v1/fine_tuning/jobs/{job['id']}/start",
+    ):
         status, _ = await api_b.call("POST", path)
         assert status == 404
     status, _ = await api_b.call("DELETE", f"/v1/files/{uploaded['id']}")

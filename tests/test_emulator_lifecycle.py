@@ -75,8 +75,12 @@ async def test_list_shows_summary_and_get_shows_detail(emu: Emulator, api: Api) 
 async def test_duration_follows_training_steps(emu: Emulator, api: Api) -> None:
     """A job with ten times the steps runs about ten times longer."""
     uploaded = await api.upload(GOOD_JSONL)
-    small = await api.create_ft(uploaded["id"], auto_start=True, hyperparameters={"training_steps": 20})
-    large = await api.create_ft(uploaded["id"], auto_start=True, hyperparameters={"training_steps": 200})
+    small = await api.create_ft(
+        uploaded["id"], auto_start=True, hyperparameters={"training_steps": 20}
+    )
+    large = await api.create_ft(
+        uploaded["id"], auto_start=True, hyperparameters={"training_steps": 200}
+    )
 
     def running_time(job: dict[str, Any]) -> int:
         times = {e["data"]["status"]: e["created_at"] for e in job["events"]}
@@ -103,7 +107,7 @@ async def test_auto_start_false_parks_in_validated_until_start(emu: Emulator, ap
     assert status == 200
     assert started["status"] == "STARTED"
     assert "events" in started
-    status, again = await api.call("POST", f"{FT}/{created['id']}/start")
+    status, _ = await api.call("POST", f"{FT}/{created['id']}/start")
     assert status == 409
     emu.advance(1000)
     assert (await get(api, f"{FT}/{created['id']}"))["status"] == "SUCCESS"
@@ -205,7 +209,9 @@ async def test_same_seed_same_story(api: Api) -> None:
     """Two emulators with one seed give the same ids, durations and outcomes."""
     stories = []
     for _ in range(2):
-        async with Emulator(seed=42, speed=0.0, start_time=1_700_000_000, failure_rate=0.5) as other:
+        async with Emulator(
+            seed=42, speed=0.0, start_time=1_700_000_000, failure_rate=0.5
+        ) as other:
             raw = Api(api.session, other.url, "k")
             uploaded = await raw.upload(GOOD_JSONL)
             ids = [(await raw.create_ft(uploaded["id"], auto_start=True))["id"] for _ in range(5)]
@@ -213,7 +219,9 @@ async def test_same_seed_same_story(api: Api) -> None:
             story = []
             for job_id in ids:
                 job = await get(raw, f"{FT}/{job_id}")
-                story.append((job_id, [(e["data"]["status"], e["created_at"]) for e in job["events"]]))
+                story.append(
+                    (job_id, [(e["data"]["status"], e["created_at"]) for e in job["events"]])
+                )
             stories.append(story)
     assert stories[0] == stories[1]
     outcomes = {events[-1][0] for _, events in stories[0]}
@@ -228,5 +236,5 @@ async def test_speed_factor_runs_lifecycles_in_real_time(emu: Emulator, api: Api
     uploaded = await api.upload(GOOD_JSONL)
     created = await api.create_ft(uploaded["id"], auto_start=True)
     with anyio.fail_after(10):
-        while (await get(api, f"{FT}/{created['id']}"))["status"] != "SUCCESS":
+        while (await get(api, f"{FT}/{created['id']}"))["status"] != "SUCCESS":  # noqa: ASYNC110 (polling the server is the point)
             await anyio.sleep(0.05)

@@ -43,8 +43,16 @@ FT_CASES = [
     ("training_files not a list", _ft(training_files="FILE"), "training_files"),
     ("training file as bare id", _ft(training_files=["FILE"]), "training_files"),
     ("empty training_files", _ft(training_files=[]), "training_files"),
-    ("unknown file", _ft(training_files=[{"file_id": "0b9f8c1e-0000-4000-8000-000000000000"}]), "training_files[0].file_id"),
-    ("unknown validation file", _ft(validation_files=["0b9f8c1e-0000-4000-8000-000000000000"]), "validation_files[0]"),
+    (
+        "unknown file",
+        _ft(training_files=[{"file_id": "0b9f8c1e-0000-4000-8000-000000000000"}]),
+        "training_files[0].file_id",
+    ),
+    (
+        "unknown validation file",
+        _ft(validation_files=["0b9f8c1e-0000-4000-8000-000000000000"]),
+        "validation_files[0]",
+    ),
     ("auto_start not bool", _ft(auto_start="yes"), "auto_start"),
     ("unknown job_type", _ft(job_type="regression"), "job_type"),
     ("unknown integration", _ft(integrations=[{"type": "mlflow"}]), "integrations"),
@@ -58,7 +66,14 @@ FORGE_CASES = [
     ("base_model required", _forge(job_type="dpo", model_config={}), "base_model"),
     (
         "active > num experts",
-        _forge(model_config={"base_model": "m", "architecture": "mixture_of_experts", "num_experts": 4, "active_experts": 8}),
+        _forge(
+            model_config={
+                "base_model": "m",
+                "architecture": "mixture_of_experts",
+                "num_experts": 4,
+                "active_experts": 8,
+            }
+        ),
         "active_experts",
     ),
     (
@@ -66,8 +81,18 @@ FORGE_CASES = [
         _forge(model_config={"base_model": "m", "architecture": "dense", "num_experts": 4}),
         "num_experts",
     ),
-    ("experts below 1", _forge(model_config={"base_model": "m", "architecture": "mixture_of_experts", "num_experts": 0}), "num_experts"),
-    ("unknown architecture", _forge(model_config={"base_model": "m", "architecture": "sparse"}), "architecture"),
+    (
+        "experts below 1",
+        _forge(
+            model_config={"base_model": "m", "architecture": "mixture_of_experts", "num_experts": 0}
+        ),
+        "num_experts",
+    ),
+    (
+        "unknown architecture",
+        _forge(model_config={"base_model": "m", "architecture": "sparse"}),
+        "architecture",
+    ),
     ("negative learning_rate", _forge(hyperparameters={"learning_rate": -1}), "learning_rate"),
     ("batch_size 0", _forge(hyperparameters={"batch_size": 0}), "batch_size"),
     ("negative warmup_steps", _forge(hyperparameters={"warmup_steps": -1}), "warmup_steps"),
@@ -84,12 +109,16 @@ async def _totals(api: Api) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize(("case", "body", "field"), FT_CASES, ids=[c[0] for c in FT_CASES])
-async def test_fine_tuning_create_rejects(api: Api, case: str, body: dict[str, Any], field: str) -> None:
+async def test_fine_tuning_create_rejects(
+    api: Api, case: str, body: dict[str, Any], field: str
+) -> None:
     """Each malformed fine-tuning create is a 400 naming the field; nothing is stored."""
     uploaded = await api.upload(GOOD_JSONL)
     if body.get("training_files") and isinstance(body["training_files"], list):
         body["training_files"] = [
-            {**f, "file_id": uploaded["id"]} if isinstance(f, dict) and f.get("file_id") == "FILE" else f
+            {**f, "file_id": uploaded["id"]}
+            if isinstance(f, dict) and f.get("file_id") == "FILE"
+            else f
             for f in body["training_files"]
         ]
     before = await _totals(api)
@@ -114,7 +143,9 @@ async def test_forge_create_rejects(api: Api, case: str, body: dict[str, Any], f
 @pytest.mark.parametrize("raw", [b"{not json", b"", b"[]", b"null", b'"text"', b"\xff\xfe"])
 async def test_malformed_json_is_400(api: Api, path: str, raw: bytes) -> None:
     """Malformed or non-object JSON bodies are a 400, never a 500."""
-    status, answer = await api.call("POST", path, data=raw, headers={"Content-Type": "application/json"})
+    status, answer = await api.call(
+        "POST", path, data=raw, headers={"Content-Type": "application/json"}
+    )
     assert status == 400
     assert answer["code"] == 400
 
@@ -125,7 +156,11 @@ async def test_pre_training_needs_no_base_model(api: Api) -> None:
         job_type="pre_training",
         model_config={"architecture": "mixture_of_experts", "num_experts": 8, "active_experts": 8},
     )
-    assert job["model_config"] == {"architecture": "mixture_of_experts", "num_experts": 8, "active_experts": 8}
+    assert job["model_config"] == {
+        "architecture": "mixture_of_experts",
+        "num_experts": 8,
+        "active_experts": 8,
+    }
 
 
 @pytest.mark.parametrize(
@@ -180,6 +215,8 @@ async def test_wrong_method_is_json_405(api: Api) -> None:
 async def test_unknown_fields_are_ignored(api: Api, emu: Emulator) -> None:
     """Fields the emulator does not know are ignored, as the real service does."""
     uploaded = await api.upload(GOOD_JSONL)
-    job = await api.create_ft(uploaded["id"], some_future_field={"x": 1}, hyperparameters={"epochs": 2, "new": 1})
+    job = await api.create_ft(
+        uploaded["id"], some_future_field={"x": 1}, hyperparameters={"epochs": 2, "new": 1}
+    )
     assert job["status"] == "QUEUED"
     assert job["hyperparameters"]["epochs"] == 2

@@ -9,8 +9,8 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TypeVar
 
@@ -435,10 +435,11 @@ class _Pipeline:
             return _error(401, "Invalid API key"), None
         wait = self.s.limiter.acquire(key)
         if wait is not None:
-            response = _error(429, "Rate limit exceeded: too many requests per second")
-            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
-            return response, key
+            limited = _error(429, "Rate limit exceeded: too many requests per second")
+            limited.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            return limited, key
         token = _current_key.set(key)
+        response: web.StreamResponse
         try:
             response = await handler(request)
         except ApiError as exc:

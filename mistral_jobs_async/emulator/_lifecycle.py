@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,6 +28,7 @@ __all__ = [
     "FORGE_TERMINAL",
     "Api",
     "Job",
+    "JobList",
     "Timings",
     "plan_from",
 ]
@@ -74,7 +75,9 @@ class Job:
         "files_bytes",
         "generation",
         "id",
+        "index",
         "key",
+        "listing",
         "loss_floor",
         "loss_start",
         "modified_at",
@@ -129,6 +132,8 @@ class Job:
         self.result_model: str | None = None
         self.trained_tokens: int | None = None
         self.summary_cache: bytes | None = None
+        self.listing: JobList | None = None
+        self.index = -1
 
     @property
     def terminal(self) -> bool:
@@ -139,6 +144,8 @@ class Job:
     def set_status(self, status: str, at: float) -> None:
         """Record a status change at simulated time ``at``; ``modified_at`` always moves."""
         self.status = status
+        if self.listing is not None:
+            self.listing.move(self, status)
         self.modified_at = max(int(at), self.modified_at + 1)
         data: dict[str, object] = {"status": status}
         if status == "FAILED_VALIDATION" and self.validation_error:
@@ -164,6 +171,63 @@ class Job:
                 created_at=int(at),
             )
         )
+
+
+class JobList:
+    """One organisation's jobs of one API, oldest first, with their statuses side by side.
+
+    The parallel ``statuses`` list and the per-status counts let a status filter answer a
+    page of 10,000 jobs without visiting every job object.
+    """
+
+    __slots__ = ("counts", "jobs", "statuses")
+
+    def __init__(self) -> None:
+        self.jobs: list[Job] = []
+        self.statuses: list[str] = []
+        self.counts: Counter[str] = Counter()
+
+    def append(self, job: Job) -> None:
+        """Add a new (newest) job."""
+        job.listing = self
+        job.index = len(self.jobs)
+        self.jobs.append(job)
+        self.statuses.append(job.status)
+        self.counts[job.status] += 1
+
+    def move(self, job: Job, status: str) -> None:
+        """Record that ``job`` changed to ``status``."""
+        self.counts[self.statuses[job.index]] -= 1
+        self.counts[status] += 1
+        self.statuses[job.index] = status
+
+    def remove(self, job: Job) -> None:
+        """Remove a job (rare: a test made it vanish) and renumber the rest."""
+        self.counts[job.status] -= 1
+        del self.jobs[job.index]
+        del self.statuses[job.index]
+        for index in range(job.index, len(self.jobs)):
+            self.jobs[index].index = index
+        job.listing = None
+
+    def newest_with_status(self, status: str, first: int, size: int) -> tuple[int, list[Job]]:
+        """Total of jobs in ``status`` and the page of them that starts at ``first``."""
+        statuses = self.statuses
+        total = self.counts[status]
+        chosen: list[Job] = []
+        if first >= total:
+            return total, chosen
+        skipped = 0
+        for index in range(len(statuses) - 1, -1, -1):
+            if statuses[index] != status:
+                continue
+            if skipped < first:
+                skipped += 1
+                continue
+            chosen.append(self.jobs[index])
+            if len(chosen) == size:
+                break
+        return total, chosen
 
 
 def _draw(rng: random.Random, span: tuple[float, float]) -> float:

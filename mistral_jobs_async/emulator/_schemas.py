@@ -184,9 +184,9 @@ class FineTuningJobOut(Struct, omit_defaults=True):
     integrations: list[IntegrationOut]
     object: str
     fine_tuned_model: str | UnsetType = UNSET
-    suffix: str | None | UnsetType = UNSET
-    trained_tokens: int | None | UnsetType = UNSET
-    metadata: MetadataOut | None | UnsetType = UNSET
+    suffix: str | UnsetType | None = UNSET
+    trained_tokens: int | UnsetType | None = UNSET
+    metadata: MetadataOut | UnsetType | None = UNSET
     events: list[EventOut] | UnsetType = UNSET
     checkpoints: list[CheckpointOut] | UnsetType = UNSET
 

@@ -159,11 +159,15 @@ class Emulator:
             stopping = asyncio.Event()
             try:
                 await self.start()
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 (handed to the caller's thread, re-raised there)
                 failure.append(exc)
                 ready.set()
                 return
-            self._thread_stop = lambda: loop.call_soon_threadsafe(stopping.set)
+
+            def request_stop() -> None:
+                loop.call_soon_threadsafe(stopping.set)
+
+            self._thread_stop = request_stop
             ready.set()
             try:
                 await stopping.wait()

@@ -12,7 +12,7 @@ import heapq
 import random
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ from mistral_jobs_async.emulator._lifecycle import (
     CHECKPOINT,
     Api,
     Job,
+    JobList,
     Outcome,
     Timings,
     plan_from,
@@ -124,13 +125,18 @@ class JobFilter:
         """Whether no filter is set."""
         return self == _NO_FILTER
 
+    def status_only(self) -> bool:
+        """Whether the status is the only filter set."""
+        return self.status is not None and replace(self, status=None) == _NO_FILTER
+
     def matches(self, job: Job) -> bool:
         """Whether ``job`` passes every filter set (``created_*`` bounds are inclusive)."""
         if self.status is not None and job.status != self.status:
             return False
-        if self.created_after is not None and job.created_at < self.created_after:
+        # Compare what clients see: created_at in whole seconds.
+        if self.created_after is not None and int(job.created_at) < self.created_after:
             return False
-        if self.created_before is not None and job.created_at > self.created_before:
+        if self.created_before is not None and int(job.created_at) > self.created_before:
             return False
         request = job.request
         if self.model is not None and getattr(request, "model", None) != self.model:
@@ -152,7 +158,9 @@ _NO_FILTER = JobFilter()
 
 @dataclass
 class _Org:
-    jobs: dict[Api, list[Job]] = field(default_factory=lambda: {"fine_tuning": [], "forge": []})
+    jobs: dict[Api, JobList] = field(
+        default_factory=lambda: {"fine_tuning": JobList(), "forge": JobList()}
+    )
     files: dict[str, FileRecord] = field(default_factory=dict)
 
 
@@ -164,12 +172,22 @@ _TOKENS_PER_STEP = 131_072
 _PRICE_PER_MILLION_TOKENS = 1.0
 
 
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 _S = TypeVar("_S", bound=msgspec.Struct)
 
 
 def _merge(defaults: _S, given: msgspec.Struct | None, **fixed: Any) -> _S:
     """``defaults`` overridden by the non-null fields of ``given``, then by ``fixed``."""
-    values = {k: v for k, v in msgspec.structs.asdict(given).items() if v is not None} if given else {}
+    values = (
+        {k: v for k, v in msgspec.structs.asdict(given).items() if v is not None} if given else {}
+    )
     values.update(fixed)
     return msgspec.structs.replace(defaults, **values)
 
@@ -317,10 +335,8 @@ class Store:
                     f"({config.active_experts}) cannot exceed num_experts ({config.num_experts})",
                 )
         for index, dataset_id in enumerate(request.dataset_ids or []):
-            try:
-                uuid.UUID(dataset_id)
-            except ValueError:
-                raise ApiError(400, f"dataset_ids[{index}]: {dataset_id!r} is not a UUID") from None
+            if not _is_uuid(dataset_id):
+                raise ApiError(400, f"dataset_ids[{index}]: {dataset_id!r} is not a UUID")
         hyper = request.hyperparameters
         steps = (hyper.training_steps if hyper else None) or self.timings.forge_steps
         with self.lock:
@@ -387,12 +403,16 @@ class Store:
         """
         with self.lock:
             self.sync()
-            jobs = self._org(key).jobs[api]
+            listing = self._org(key).jobs[api]
+            jobs = listing.jobs
             first = page * page_size
             if where.is_empty():
                 total = len(jobs)
                 top = total - first
                 chosen = jobs[max(0, top - page_size) : max(0, top)][::-1]
+            elif where.status_only():
+                assert where.status is not None
+                total, chosen = listing.newest_with_status(where.status, first, page_size)
             else:
                 matching = [job for job in reversed(jobs) if where.matches(job)]
                 total = len(matching)
