@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -100,22 +100,32 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
-def spec_checker(request: pytest.FixtureRequest) -> SpecChecker:
-    return SpecChecker()
+@pytest.fixture(autouse=True)
+def spec_checker(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[SpecChecker]:
+    """Every emulator built during a test reports its answers here; they must fit the spec."""
+    checker = SpecChecker()
+    original = Emulator.__init__
+
+    def init(self: Emulator, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.add_observer(checker)
+
+    monkeypatch.setattr(Emulator, "__init__", init)
+    yield checker
+    if request.node.get_closest_marker("off_spec") is None:
+        assert checker.failures == [], "\n".join(checker.failures)
 
 
 @pytest.fixture
-async def emu(request: pytest.FixtureRequest, spec_checker: SpecChecker) -> AsyncIterator[Emulator]:
+async def emu(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
     """A started emulator, frozen clock and seed 1 unless the mistral_emulator marker says."""
     marker = request.node.get_closest_marker("mistral_emulator")
     options: dict[str, Any] = {"seed": 1, "speed": 0.0}
     options.update(marker.kwargs if marker else {})
     async with Emulator(**options) as emulator:
-        emulator.add_observer(spec_checker)
         yield emulator
-    if request.node.get_closest_marker("off_spec") is None:
-        assert spec_checker.failures == [], "\n".join(spec_checker.failures)
 
 
 @pytest.fixture

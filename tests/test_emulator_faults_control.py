@@ -11,7 +11,7 @@ import pytest
 
 from mistral_jobs_async.emulator import Emulator, Fault
 
-from .conftest import GOOD_JSONL, KEY_A, Api, MakeApi
+from .conftest import GOOD_JSONL, KEY_A, Api, MakeApi, SpecChecker
 
 pytestmark = pytest.mark.anyio
 
@@ -279,3 +279,11 @@ async def test_stop_closes_keepalive_connections_quickly(api: Api) -> None:
     assert time.monotonic() - started < 5
     with anyio.fail_after(5), pytest.raises(aiohttp.ClientConnectionError):
         await raw.call("GET", FT)
+
+
+async def test_spec_checker_sees_every_emulator(spec_checker: SpecChecker, api: Api) -> None:
+    """Emulators built inside a test are spec-checked too, not only the ``emu`` fixture."""
+    before = spec_checker.checked
+    async with Emulator(seed=2) as other:
+        await Api(api.session, other.url, "k").call("GET", FT)
+    assert spec_checker.checked == before + 1
