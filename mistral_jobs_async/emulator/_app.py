@@ -60,7 +60,6 @@ class Exchange:
     route: str
     query: dict[str, str]
     content_type: str
-    request_body: bytes
     status: int
     response_content_type: str
     response_headers: dict[str, str]
@@ -326,24 +325,17 @@ class _Control:
     async def force_status(self, request: web.Request) -> web.Response:
         body = await _decode_body(request, _status_decoder)
         job_id = request.match_info["job_id"]
-        self._known(job_id)
         self.s.store.force_status(job_id, body.status, hold=body.hold)
         return _json(encoder.encode(self.s.store.job_snapshot(job_id)))
 
     async def get_job(self, request: web.Request) -> web.Response:
         job_id = request.match_info["job_id"]
-        self._known(job_id)
         return _json(encoder.encode(self.s.store.job_snapshot(job_id)))
 
     async def delete_job(self, request: web.Request) -> web.Response:
         job_id = request.match_info["job_id"]
-        self._known(job_id)
         self.s.store.delete_job(job_id)
         return _json(b'{"deleted":true}')
-
-    def _known(self, job_id: str) -> None:
-        if job_id not in self.s.store.job_ids():
-            raise ApiError(404, f"Job {job_id} not found")
 
     async def add_faults(self, request: web.Request) -> web.Response:
         body = await _decode_body(request, _faults_decoder)
@@ -491,7 +483,6 @@ class _Pipeline:
             route=_route_name(request),
             query=dict(request.query),
             content_type=request.content_type,
-            request_body=b"",
             status=response.status,
             response_content_type=response.content_type,
             response_headers=dict(response.headers),

@@ -635,5 +635,5 @@ class Store:
     def _any_job(self, job_id: str) -> Job:
         job = self._jobs.get(job_id)
         if job is None:
-            raise EmulatorError(f"no job {job_id} in this emulator")
+            raise ApiError(404, f"no job {job_id} in this emulator")
         return job
