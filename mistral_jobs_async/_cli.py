@@ -112,9 +112,12 @@ async def _serve(args: argparse.Namespace) -> None:
         print(f"  fine-tuning: {emulator.url}/v1/fine_tuning/jobs", flush=True)
         print(f"  forge:       {emulator.url}/forge/training/jobs", flush=True)
         print(f"  files:       {emulator.url}/v1/files", flush=True)
-        print(
-            f"  control:     {emulator.url}/_emulator (Bearer {emulator.control_token})", flush=True
-        )
+        if emulator.control_token is not None:
+            print(
+                f"  control:     {emulator.url}/_emulator "
+                f"(control token: {emulator.control_token})",
+                flush=True,
+            )
         print("Press Ctrl-C to stop.", flush=True)
         await stop.wait()
     print("Emulator stopped.", flush=True)

@@ -115,7 +115,8 @@ def _time_param(request: web.Request, name: str) -> float | None:
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise ApiError(400, f"{name}: {raw!r} is not an ISO-8601 date-time") from None
+        hint = " (a '+' in a query string must be sent as %2B)" if " " in raw else ""
+        raise ApiError(400, f"{name}: {raw!r} is not an ISO-8601 date-time{hint}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.timestamp()
@@ -148,6 +149,8 @@ def _api_key(request: web.Request) -> str:
 
 async def _decode_body(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T:
     raw = await request.read()
+    if not raw.strip():
+        raise ApiError(400, "Request body is empty: expected a JSON object")
     try:
         return decoder.decode(raw)
     except msgspec.ValidationError as exc:
@@ -383,6 +386,24 @@ def _abort(request: web.Request) -> None:
         transport.abort()
 
 
+def _log_line(
+    request: web.Request, status: int, elapsed_ms: float, who: str, fault: Fault | None = None
+) -> None:
+    """The one log line of a request: never the key, only its fingerprint."""
+    if logger.isEnabledFor(logging.INFO):
+        target = request.path + (f"?{request.query_string}" if request.query_string else "")
+        logger.info(
+            '%s "%s %s" %s %.1fms %s%s',
+            request.remote,
+            request.method,
+            target,
+            status or "dropped",
+            elapsed_ms,
+            who,
+            f" fault={fault.kind}" if fault is not None else "",
+        )
+
+
 class _Pipeline:
     """Middleware of the API: request id, faults, auth, rate limit, error bodies, logs."""
 
@@ -515,20 +536,15 @@ class _Pipeline:
         )
         self.s.request_log.append(record)
         self.s.counts[(request.method, route)] += 1
-        if logger.isEnabledFor(logging.INFO):
-            target = request.path + (f"?{request.query_string}" if request.query_string else "")
-            logger.info(
-                '%s "%s %s" %s %.1fms key=%s%s',
-                request.remote,
-                request.method,
-                target,
-                status or "dropped",
-                elapsed,
-                fingerprint or "-",
-                f" fault={fault.kind}" if fault is not None else "",
-            )
+        _log_line(request, status, elapsed, f"key={fingerprint or '-'}", fault)
 
     async def _control(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        response = await self._control_answer(request, handler)
+        _log_line(request, response.status, (time.perf_counter() - started) * 1000, "control")
+        return response
+
+    async def _control_answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         token = self.s.control_token
         if token is None:
             return _error(404, "The control path is disabled on this emulator")

@@ -263,10 +263,11 @@ class Store:
     def _finish(self, job: Job) -> None:
         short = job.id.split("-")[0]
         if isinstance(job.request, FineTuningJobIn):
-            suffix = job.request.suffix or ""
+            # As the real service names them: ft:<model>:<org>[:<suffix>]:<yyyymmdd>:<id8>.
+            suffix = f":{job.request.suffix}" if job.request.suffix else ""
             day = datetime.fromtimestamp(job.created_at, tz=timezone.utc).strftime("%Y%m%d")
             job.result_model = (
-                f"ft:{job.request.model}:{key_fingerprint(job.key)}:{suffix}:{day}:{short}"
+                f"ft:{job.request.model}:{key_fingerprint(job.key)}{suffix}:{day}:{short}"
             )
             job.trained_tokens = job.training_steps * _TOKENS_PER_STEP
         else:
