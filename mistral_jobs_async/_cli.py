@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -123,15 +124,26 @@ async def _serve(args: argparse.Namespace) -> None:
     print("Emulator stopped.", flush=True)
 
 
+def _check_emulator_args(args: argparse.Namespace) -> str | None:
+    """The first option value the emulator cannot use, said in one line (None if all good)."""
+    if not (math.isfinite(args.speed) and args.speed >= 0):
+        return f"--speed must be a finite number >= 0, not {args.speed}"
+    if not 0 <= args.port <= 65535:
+        return f"--port must be within 0..65535, not {args.port}"
+    if args.rate_limit is not None and not (math.isfinite(args.rate_limit) and args.rate_limit > 0):
+        return f"--rate-limit must be a finite number > 0, not {args.rate_limit}"
+    if not 0.0 <= args.failure_rate <= 1.0:
+        return f"--failure-rate must be within 0..1, not {args.failure_rate}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     args = _parser().parse_args(argv)
     if args.command == "emulator":
-        if args.speed < 0 or not 0.0 <= args.failure_rate <= 1.0:
-            print(
-                "mistral-jobs: error: --speed must be >= 0 and --failure-rate within 0..1",
-                file=sys.stderr,
-            )
+        problem = _check_emulator_args(args)
+        if problem:
+            print(f"mistral-jobs emulator: error: {problem}", file=sys.stderr)
             return EXIT_USAGE
         logging.basicConfig(
             level=logging.WARNING if args.quiet else logging.INFO,

@@ -3,7 +3,8 @@
 Every error the library raises derives from :class:`MistralJobsError`::
 
     MistralJobsError
-    └── EmulatorError        misuse of the emulator's control handle (unknown job, bad fault)
+    └── EmulatorError        misuse of the emulator: bad option, unknown job, bad fault rule
+                             (also a ValueError, as bad arguments are)
 
 The client's transport and HTTP status errors join this tree beside ``EmulatorError``.
 """
@@ -17,5 +18,5 @@ class MistralJobsError(Exception):
     """Root of every error raised by mistral_jobs_async."""
 
 
-class EmulatorError(MistralJobsError):
-    """Raised when the emulator's control handle is used wrongly (unknown job, bad argument)."""
+class EmulatorError(MistralJobsError, ValueError):
+    """Raised when the emulator is configured or steered wrongly (bad option, unknown job)."""

@@ -120,16 +120,3 @@ def test_port_in_use_is_one_clear_line() -> None:
     assert result.returncode == 1
     assert "cannot listen" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def test_bad_option_value_is_usage_error() -> None:
-    """Nonsense values exit with the usage code 2."""
-    result = subprocess.run(
-        [sys.executable, "-m", "mistral_jobs_async", "emulator", "--failure-rate", "3"],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
-    assert result.returncode == 2
-    assert "failure-rate" in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import time
 import uuid
 from collections import Counter, deque
@@ -16,6 +17,7 @@ from typing import TypeVar
 
 import msgspec
 from aiohttp import BodyPartReader, web
+from aiohttp.web_protocol import RequestPayloadError
 
 from mistral_jobs_async.emulator._faults import Fault, Faults, RateLimiter
 from mistral_jobs_async.emulator._schemas import (
@@ -112,14 +114,45 @@ def _time_param(request: web.Request, name: str) -> float | None:
     raw = request.query.get(name)
     if raw is None:
         return None
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+    moment = _parse_iso(raw)
+    if moment is None:
         hint = " (a '+' in a query string must be sent as %2B)" if " " in raw else ""
-        raise ApiError(400, f"{name}: {raw!r} is not an ISO-8601 date-time{hint}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+        raise ApiError(400, f"{name}: {raw!r} is not an ISO-8601 date-time{hint}")
+    return moment
+
+
+# Date, optional time with any fraction, optional Z or offset: the same on every Python (3.10's
+# fromisoformat takes only 3 or 6 fraction digits and no Z).
+_ISO = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
+    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?"
+)
+
+
+def _parse_iso(raw: str) -> float | None:
+    """Unix seconds of an ISO-8601 date-time (UTC when no offset is given), or None."""
+    match = _ISO.fullmatch(raw.strip())
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, _, sign, off_h, off_m = match.groups()
+    try:
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            tzinfo=timezone.utc,
+        )
+    except ValueError:
+        return None
+    seconds = moment.timestamp() + (float(f"0.{fraction}") if fraction else 0.0)
+    if sign:
+        offset = int(off_h) * 3600 + int(off_m) * 60
+        seconds -= offset if sign == "+" else -offset
+    return seconds
 
 
 def _bool_param(request: web.Request, name: str) -> bool | None:
@@ -147,8 +180,16 @@ def _api_key(request: web.Request) -> str:
     return _current_key.get()
 
 
+# What aiohttp raises on a body it cannot read: bad encoding, broken multipart framing,
+# unknown charset, a connection that ends mid-body. All of them are the client's fault: 400.
+_BROKEN_BODY = (RequestPayloadError, ValueError, LookupError, AssertionError)
+
+
 async def _decode_body(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T:
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except _BROKEN_BODY as exc:
+        raise ApiError(400, f"Unreadable request body: {exc or type(exc).__name__}") from None
     if not raw.strip():
         raise ApiError(400, "Request body is empty: expected a JSON object")
     try:
@@ -216,9 +257,30 @@ class _Routes:
         if not request.content_type.startswith("multipart/"):
             raise ApiError(400, "file: expected a multipart/form-data upload with a 'file' part")
         try:
-            reader = await request.multipart()
-        except (ValueError, AssertionError) as exc:
-            raise ApiError(400, f"Malformed multipart body: {exc}") from None
+            purpose, filename, checker = await self._read_upload(request)
+        except ApiError:
+            raise
+        except _BROKEN_BODY as exc:
+            raise ApiError(400, f"Malformed multipart body: {exc or type(exc).__name__}") from None
+        if purpose != "fine-tune":
+            raise ApiError(400, f"purpose: {purpose!r} is not supported, use 'fine-tune'")
+        if checker is None:
+            raise ApiError(400, "file: a 'file' part is required")
+        return _json(
+            self.s.store.add_file(
+                _api_key(request),
+                filename=filename,
+                size=checker.size,
+                purpose=purpose,
+                sample_type=checker.sample_type or "instruct",
+                num_lines=checker.lines,
+                error=checker.error,
+            )
+        )
+
+    async def _read_upload(self, request: web.Request) -> tuple[str, str, JsonlChecker | None]:
+        """Stream the multipart parts: the file is checked chunk by chunk, never held whole."""
+        reader = await request.multipart()
         purpose = "fine-tune"
         checker: JsonlChecker | None = None
         filename = ""
@@ -240,21 +302,7 @@ class _Routes:
                 checker.finish()
             else:
                 await part.release()
-        if purpose != "fine-tune":
-            raise ApiError(400, f"purpose: {purpose!r} is not supported, use 'fine-tune'")
-        if checker is None:
-            raise ApiError(400, "file: a 'file' part is required")
-        return _json(
-            self.s.store.add_file(
-                _api_key(request),
-                filename=filename,
-                size=checker.size,
-                purpose=purpose,
-                sample_type=checker.sample_type or "instruct",
-                num_lines=checker.lines,
-                error=checker.error,
-            )
-        )
+        return purpose, filename, checker
 
     async def list_files(self, request: web.Request) -> web.Response:
         page, size = _page(request)
@@ -443,13 +491,18 @@ class _Pipeline:
         scheme, _, key = header.partition(" ")
         key = key.strip()
         if scheme.lower() != "bearer" or not key:
-            return _error(401, "No API key provided: send 'Authorization: Bearer <key>'"), None
+            missing = _error(401, "No API key provided: send 'Authorization: Bearer <key>'")
+            self._observe(request, missing)
+            return missing, None
         if self.s.api_keys is not None and key not in self.s.api_keys:
-            return _error(401, "Invalid API key"), None
+            refused = _error(401, "Invalid API key")
+            self._observe(request, refused)
+            return refused, None
         wait = self.s.limiter.acquire(key)
         if wait is not None:
             limited = _error(429, "Rate limit exceeded: too many requests per second")
             limited.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            self._observe(request, limited)
             return limited, key
         token = _current_key.set(key)
         response: web.StreamResponse

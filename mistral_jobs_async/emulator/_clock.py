@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
 
+from mistral_jobs_async._exceptions import EmulatorError
+
 __all__ = ["SimClock"]
+
+
+def _check_speed(speed: float) -> None:
+    if not math.isfinite(speed) or speed < 0:
+        raise EmulatorError(f"speed must be a finite number >= 0, not {speed}")
 
 
 class SimClock:
@@ -24,8 +32,7 @@ class SimClock:
         start: float | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        if speed < 0:
-            raise ValueError("speed must be >= 0")
+        _check_speed(speed)
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._speed = float(speed)
@@ -44,16 +51,15 @@ class SimClock:
 
     @speed.setter
     def speed(self, value: float) -> None:
-        if value < 0:
-            raise ValueError("speed must be >= 0")
+        _check_speed(value)
         with self._lock:
             self._rebase()
             self._speed = float(value)
 
     def advance(self, seconds: float) -> None:
         """Jump the simulated clock forward by ``seconds``."""
-        if seconds < 0:
-            raise ValueError("the simulated clock only moves forward")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise EmulatorError("the simulated clock only moves forward, by a finite amount")
         with self._lock:
             self._rebase()
             self._anchor_sim += seconds

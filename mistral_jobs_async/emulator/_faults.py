@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from mistral_jobs_async._exceptions import EmulatorError
+
 __all__ = ["Fault", "FaultKind", "Faults", "RateLimiter"]
 
 FaultKind = Literal["status", "latency", "drop", "truncate"]
@@ -42,13 +44,22 @@ class Fault:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.rate <= 1.0:
-            raise ValueError("rate must be within 0..1")
+            raise EmulatorError("rate must be within 0..1")
         if self.times is not None and self.times < 1:
-            raise ValueError("times must be >= 1 (or None for no limit)")
+            raise EmulatorError("times must be >= 1 (or None for no limit)")
         if self.kind == "status" and self.status not in _STATUSES:
-            raise ValueError(f"status must be one of {sorted(_STATUSES)}")
-        if self.latency < 0:
-            raise ValueError("latency must be >= 0")
+            raise EmulatorError(f"status must be one of {sorted(_STATUSES)}")
+        if not (math.isfinite(self.latency) and self.latency >= 0):
+            raise EmulatorError("latency must be a finite number >= 0")
+        if self.retry_after is not None and not (
+            math.isfinite(self.retry_after) and self.retry_after >= 0
+        ):
+            raise EmulatorError("retry_after must be a finite number >= 0")
+        if self.kind == "latency" and self.after:
+            raise EmulatorError("a latency fault delays the answer: it cannot fire after it")
+        if self.kind == "truncate" and not self.after:
+            # A body can only be cut once there is one: truncation always follows handling.
+            object.__setattr__(self, "after", True)
 
     @classmethod
     def http(
@@ -191,8 +202,10 @@ class RateLimiter:
 
     def configure(self, rate: float | None, *, burst: float | None = None) -> None:
         """Set the limit (``None`` turns it off) and refill every bucket."""
-        if rate is not None and rate <= 0:
-            raise ValueError("rate limit must be > 0 requests/second (or None)")
+        if rate is not None and not (math.isfinite(rate) and rate > 0):
+            raise EmulatorError("rate limit must be a finite number > 0 requests/second (or None)")
+        if burst is not None and not (math.isfinite(burst) and burst >= 1):
+            raise EmulatorError("burst must be a finite number >= 1 (or None)")
         with self._lock:
             self.rate = rate
             self.burst = max(1.0, burst if burst is not None else (rate or 1.0))
@@ -200,14 +213,15 @@ class RateLimiter:
 
     def acquire(self, key: str) -> float | None:
         """Take a token for ``key``; return None, or the seconds to wait when there is none."""
-        if self.rate is None:
-            return None
         with self._lock:
+            rate = self.rate
+            if rate is None:
+                return None
             now = self._monotonic()
             tokens, last = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            tokens = min(self.burst, tokens + (now - last) * rate)
             if tokens >= 1.0:
                 self._buckets[key] = (tokens - 1.0, now)
                 return None
             self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self.rate
+            return (1.0 - tokens) / rate

@@ -17,6 +17,10 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 NonNegative = Annotated[float, Meta(ge=0.0)]
 Fraction = Annotated[float, Meta(ge=0.0, le=1.0)]
 PositiveInt = Annotated[int, Meta(ge=1)]
+# The spec sets no maximum; the emulator refuses sizes no real job has (and that would
+# overflow a client's int64 durations) rather than accept a job that never ends.
+MAX_TRAINING_STEPS = 1_000_000
+TrainingSteps = Annotated[int, Meta(ge=1, le=MAX_TRAINING_STEPS)]
 NonNegativeInt = Annotated[int, Meta(ge=0)]
 Suffix = Annotated[str, Meta(max_length=18)]
 
@@ -39,7 +43,7 @@ class TrainingFileIn(Struct):
 class HyperparametersIn(Struct):
     """Fine-tuning hyperparameters, bounded as in the spec."""
 
-    training_steps: PositiveInt | None = None
+    training_steps: TrainingSteps | None = None
     learning_rate: NonNegative | None = None
     weight_decay: NonNegative | None = None
     warmup_fraction: Fraction | None = None
@@ -84,7 +88,7 @@ class ForgeHyperparametersIn(Struct):
     """Forge hyperparameters, bounded as in the spec."""
 
     learning_rate: NonNegative | None = None
-    training_steps: PositiveInt | None = None
+    training_steps: TrainingSteps | None = None
     batch_size: PositiveInt | None = None
     weight_decay: NonNegative | None = None
     warmup_steps: NonNegativeInt | None = None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -24,11 +25,20 @@ from mistral_jobs_async.emulator._app import (
 from mistral_jobs_async.emulator._clock import SimClock
 from mistral_jobs_async.emulator._faults import Fault, Faults, RateLimiter
 from mistral_jobs_async.emulator._lifecycle import Timings
-from mistral_jobs_async.emulator._store import Store
+from mistral_jobs_async.emulator._store import ApiError, Store
 
 __all__ = ["Emulator"]
 
 _SHUTDOWN_TIMEOUT = 2.0
+
+
+@contextlib.contextmanager
+def _handle_errors() -> Iterator[None]:
+    """The store speaks HTTP errors; the Python handle raises plain ``EmulatorError``."""
+    try:
+        yield
+    except ApiError as exc:
+        raise EmulatorError(exc.message) from None
 
 
 class Emulator:
@@ -67,6 +77,8 @@ class Emulator:
         fail while RUNNING. ``control_token`` guards the HTTP control path: ``""`` (default)
         draws a random one, ``None`` disables the path.
         """
+        if isinstance(api_keys, str):
+            raise EmulatorError("api_keys takes a collection of keys, e.g. ['my-key'], not a str")
         self._host = host
         self._port = port
         self.clock = SimClock(speed=speed, start=start_time, monotonic=monotonic)
@@ -222,15 +234,18 @@ class Emulator:
         Any string is accepted, to test clients against statuses they do not know; such a job
         stays in that status until forced again.
         """
-        self._service.store.force_status(job_id, status, hold=hold)
+        with _handle_errors():
+            self._service.store.force_status(job_id, status, hold=hold)
 
     def delete_job(self, job_id: str) -> None:
         """Make a job vanish: it answers 404 from now on."""
-        self._service.store.delete_job(job_id)
+        with _handle_errors():
+            self._service.store.delete_job(job_id)
 
     def job(self, job_id: str) -> dict[str, Any]:
         """The detailed job as the API would answer it (whatever key owns it)."""
-        return self._service.store.job_snapshot(job_id)
+        with _handle_errors():
+            return self._service.store.job_snapshot(job_id)
 
     def job_ids(self, api_key: str | None = None) -> list[str]:
         """Ids of every job, or of one key's jobs, oldest first."""

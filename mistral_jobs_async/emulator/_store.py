@@ -205,7 +205,7 @@ class Store:
         forge_hold_unstarted: bool,
     ) -> None:
         if not 0.0 <= failure_rate <= 1.0:
-            raise ValueError("failure_rate must be within 0..1")
+            raise EmulatorError("failure_rate must be within 0..1")
         self.clock = clock
         self.timings = timings
         self.failure_rate = failure_rate
@@ -255,10 +255,17 @@ class Store:
             if kind == CHECKPOINT:
                 job.add_checkpoint(int(value), at, self.timings)
             else:
-                job.set_status(value, at)
-                if value == "SUCCESS":
-                    self._finish(job)
+                self._set_status(job, value, at)
             self._push(job)
+
+    def _set_status(self, job: Job, status: str, at: float) -> None:
+        """Every status change goes here: the result model exists exactly while SUCCESS."""
+        job.set_status(status, at)
+        if status == "SUCCESS":
+            self._finish(job)
+        else:
+            job.result_model = None
+            job.trained_tokens = None
 
     def _finish(self, job: Job) -> None:
         short = job.id.split("-")[0]
@@ -437,7 +444,7 @@ class Store:
                     409, f"Job {job_id} is {job.status}: only a VALIDATED job can be started"
                 )
             now = self.clock.now()
-            job.set_status("STARTED", now)
+            self._set_status(job, "STARTED", now)
             self._replan(job, now)
             return self._detailed(job)
 
@@ -450,9 +457,8 @@ class Store:
                 raise ApiError(409, f"Job {job_id} is {job.status} and cannot be cancelled")
             if job.status != "CANCELLATION_REQUESTED":
                 now = self.clock.now()
-                job.set_status(
-                    "CANCELLATION_REQUESTED" if api == "fine_tuning" else "CANCELLED", now
-                )
+                cancelling = "CANCELLATION_REQUESTED" if api == "fine_tuning" else "CANCELLED"
+                self._set_status(job, cancelling, now)
                 self._replan(job, now)
             return self._detailed(job)
 
@@ -607,7 +613,7 @@ class Store:
             self.sync()
             job = self._any_job(job_id)
             now = self.clock.now()
-            job.set_status(status, now)
+            self._set_status(job, status, now)
             if hold:
                 self._schedule(job, [])
             else:
