@@ -8,8 +8,6 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
-PYTHON = ["3.11", "3.10", "3.12", "3.13"]
-
 
 @nox.session
 def tests(session: nox.Session) -> None:

@@ -29,7 +29,18 @@ GOOD_LINE = (
 
 def start_emulator() -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "mistral_jobs_async", "emulator", "--port", "0", "--quiet"],
+        # Frozen clock: the 10,000 jobs stay QUEUED, so both keys are measured on the same work.
+        [
+            sys.executable,
+            "-m",
+            "mistral_jobs_async",
+            "emulator",
+            "--port",
+            "0",
+            "--quiet",
+            "--speed",
+            "0",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
