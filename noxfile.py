@@ -1,4 +1,4 @@
-"""Development sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``bench``, ``emulator``."""
+"""Development sessions: tests, lint, typecheck, bench, emulator, compat (``nox -l``)."""
 
 from __future__ import annotations
 
@@ -43,3 +43,10 @@ def emulator(session: nox.Session) -> None:
     """Start the emulator on 127.0.0.1:8000 (Ctrl-C stops it); extra arguments pass through."""
     session.install("-e", ".")
     session.run("mistral-jobs", "emulator", *session.posargs, external=False)
+
+
+@nox.session(python=["3.10", "3.11", "3.12", "3.13"])
+def compat(session: nox.Session) -> None:
+    """The test suite on every supported Python found on the machine (missing ones skip)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-q", *session.posargs)

@@ -106,27 +106,23 @@ async def main(jobs: int, requests: int, concurrency: int) -> list[dict[str, obj
             large = await populate(session, url, "scale-key", jobs)
             rss_full = rss_mib(process.pid)
 
-            def getter(key: str, ids: list[str]) -> Callable[[int], Awaitable[None]]:
+            def caller(key: str, target: Callable[[int], str]) -> Callable[[int], Awaitable[None]]:
+                """GET ``target(i)`` (a path under the collection) as ``key``."""
                 headers = {"Authorization": f"Bearer {key}"}
 
                 async def call(i: int) -> None:
-                    target = f"{url}/v1/fine_tuning/jobs/{ids[i % len(ids)]}"
-                    async with session.get(target, headers=headers) as response:
+                    path = f"{url}/v1/fine_tuning/jobs{target(i)}"
+                    async with session.get(path, headers=headers) as response:
                         await response.read()
                         assert response.status == 200
 
                 return call
+
+            def getter(key: str, ids: list[str]) -> Callable[[int], Awaitable[None]]:
+                return caller(key, lambda i: f"/{ids[i % len(ids)]}")
 
             def lister(key: str, query: str) -> Callable[[int], Awaitable[None]]:
-                headers = {"Authorization": f"Bearer {key}"}
-
-                async def call(i: int) -> None:
-                    target = f"{url}/v1/fine_tuning/jobs?{query}"
-                    async with session.get(target, headers=headers) as response:
-                        await response.read()
-                        assert response.status == 200
-
-                return call
+                return caller(key, lambda _: f"?{query}")
 
             scenarios = [
                 ("GET one job", getter("baseline-key", small), getter("scale-key", large)),
