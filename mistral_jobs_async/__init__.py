@@ -1,13 +1,72 @@
 """mistral_jobs_async: an asyncio-first client for Mistral's training-job APIs.
 
-Public names live here and in the public submodules (``emulator``); everything whose
-name starts with an underscore is private.
+``AsyncClient`` reaches the Fine-Tuning, Forge and Files APIs; every error derives from
+``MistralJobsError``. Models live in ``mistral_jobs_async.models`` and the local service in
+``mistral_jobs_async.emulator``. Names that start with an underscore are private.
 """
 
 from __future__ import annotations
 
-from mistral_jobs_async._exceptions import EmulatorError, MistralJobsError
-
 __version__ = "0.1.0"
 
-__all__ = ["EmulatorError", "MistralJobsError", "__version__"]
+from mistral_jobs_async._client import DEFAULT_BASE_URL, AsyncClient
+from mistral_jobs_async._exceptions import (
+    APIStatusError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    ConnectError,
+    EmulatorError,
+    IncompleteResponseError,
+    InvalidRequestError,
+    MistralJobsError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    ResponseDecodeError,
+    ServerError,
+    TransportError,
+    UnprocessableEntityError,
+)
+from mistral_jobs_async._pagination import AsyncPager
+from mistral_jobs_async._retry import RetryPolicy
+from mistral_jobs_async.models import (
+    FINE_TUNING_TERMINAL,
+    FORGE_TERMINAL,
+    FineTuningStatus,
+    ForgeStatus,
+    Page,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "FINE_TUNING_TERMINAL",
+    "FORGE_TERMINAL",
+    "APIStatusError",
+    "AsyncClient",
+    "AsyncPager",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectError",
+    "EmulatorError",
+    "FineTuningStatus",
+    "ForgeStatus",
+    "IncompleteResponseError",
+    "InvalidRequestError",
+    "MistralJobsError",
+    "NotFoundError",
+    "Page",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ResponseDecodeError",
+    "RetryPolicy",
+    "ServerError",
+    "TransportError",
+    "UnprocessableEntityError",
+    "__version__",
+]

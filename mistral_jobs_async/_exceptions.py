@@ -3,20 +3,175 @@
 Every error the library raises derives from :class:`MistralJobsError`::
 
     MistralJobsError
-    └── EmulatorError        misuse of the emulator: bad option, unknown job, bad fault rule
-                             (also a ValueError, as bad arguments are)
+    ├── ConfigurationError           no API key, bad base URL, a closed client (ValueError)
+    ├── InvalidRequestError          a parameter outside the spec, before any I/O (ValueError)
+    ├── EmulatorError                misuse of the emulator: bad option, unknown job (ValueError)
+    ├── TransportError               no complete HTTP answer
+    │   ├── ConnectError             the connection was refused or could not be made
+    │   ├── RequestTimeoutError      no answer in time
+    │   └── IncompleteResponseError  the connection broke while the answer came
+    ├── ResponseDecodeError          an answer that is not the JSON the API promises
+    └── APIStatusError               the server answered with an error status
+        ├── BadRequestError          400
+        ├── AuthenticationError      401
+        ├── PermissionDeniedError    403
+        ├── NotFoundError            404
+        ├── ConflictError            409
+        ├── UnprocessableEntityError 422
+        ├── RateLimitError           429
+        └── ServerError              5xx
+    (every APIStatusError has status_code, message, type, code, request_id, retry_after)
 
-The client's transport and HTTP status errors join this tree beside ``EmulatorError``.
+No message, repr or attribute of these exceptions contains the API key.
 """
 
 from __future__ import annotations
 
-__all__ = ["EmulatorError", "MistralJobsError"]
+__all__ = [
+    "APIStatusError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectError",
+    "EmulatorError",
+    "IncompleteResponseError",
+    "InvalidRequestError",
+    "MistralJobsError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ResponseDecodeError",
+    "ServerError",
+    "TransportError",
+    "UnprocessableEntityError",
+    "status_error",
+]
 
 
 class MistralJobsError(Exception):
     """Root of every error raised by mistral_jobs_async."""
 
 
+class ConfigurationError(MistralJobsError, ValueError):
+    """Raised when the client is set up wrongly (no API key, bad base URL) or used after close."""
+
+
+class InvalidRequestError(MistralJobsError, ValueError):
+    """Raised before any I/O when a request parameter is outside the API's bounds."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
 class EmulatorError(MistralJobsError, ValueError):
     """Raised when the emulator is configured or steered wrongly (bad option, unknown job)."""
+
+
+class TransportError(MistralJobsError):
+    """Raised when no complete HTTP answer arrived (connection, timeout, broken body)."""
+
+    def __init__(self, message: str, *, method: str, url: str) -> None:
+        super().__init__(f"{message} ({method} {url})")
+        self.method = method
+        self.url = url
+
+
+class ConnectError(TransportError):
+    """Raised when the connection could not be made: the request never reached the server."""
+
+
+class RequestTimeoutError(TransportError):
+    """Raised when the server did not answer within the timeout."""
+
+
+class IncompleteResponseError(TransportError):
+    """Raised when the connection broke after the request was sent (it may have been handled)."""
+
+
+class ResponseDecodeError(MistralJobsError):
+    """Raised when a successful answer is not the JSON the API promises."""
+
+    def __init__(self, message: str, *, status_code: int, request_id: str | None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.request_id = request_id
+
+
+class APIStatusError(MistralJobsError):
+    """Raised when the server answers with an error status; carries the spec's error body."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        type: str | None = None,  # noqa: A002 (the spec's field name)
+        code: int | str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        method: str = "",
+        url: str = "",
+    ) -> None:
+        where = f" ({method} {url})" if method else ""
+        super().__init__(f"HTTP {status_code}: {message}{where}")
+        self.message = message
+        self.status_code = status_code
+        self.type = type
+        self.code = code
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.method = method
+        self.url = url
+
+
+class BadRequestError(APIStatusError):
+    """Raised on 400: the server refused the request's content."""
+
+
+class AuthenticationError(APIStatusError):
+    """Raised on 401: the API key is missing or not accepted."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """Raised on 403: the key may not do this."""
+
+
+class NotFoundError(APIStatusError):
+    """Raised on 404: no such job or file for this key."""
+
+
+class ConflictError(APIStatusError):
+    """Raised on 409: the job is not in a state that allows this (start, cancel)."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """Raised on 422: the request is well-formed but its values are refused."""
+
+
+class RateLimitError(APIStatusError):
+    """Raised on 429 once retries are spent; ``retry_after`` is the server's hint in seconds."""
+
+
+class ServerError(APIStatusError):
+    """Raised on 5xx once retries are spent."""
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error(status_code: int) -> type[APIStatusError]:
+    """The exception class for an HTTP error status."""
+    if status_code >= 500:
+        return ServerError
+    return _BY_STATUS.get(status_code, APIStatusError)

@@ -1,0 +1,96 @@
+"""``AsyncClient``: configuration, the one HTTP session, and the API resources."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from types import TracebackType
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from mistral_jobs_async._exceptions import ConfigurationError
+from mistral_jobs_async._http import HttpClient
+from mistral_jobs_async._retry import RetryPolicy
+from mistral_jobs_async.resources.files import Files
+from mistral_jobs_async.resources.fine_tuning import FineTuning
+from mistral_jobs_async.resources.forge import Forge
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncClient"]
+
+DEFAULT_BASE_URL = "https://api.mistral.ai"
+DEFAULT_TIMEOUT = 60.0
+
+
+class AsyncClient:
+    """The Fine-Tuning, Forge and Files APIs over one aiohttp session.
+
+    ``api_key`` defaults to ``$MISTRAL_API_KEY`` and ``base_url`` to ``$MISTRAL_BASE_URL``, then
+    ``https://api.mistral.ai`` (fine-tuning and files are served under ``/v1``, Forge at the
+    root). ``timeout`` bounds each attempt in seconds; retries follow ``retry`` (see
+    ``RetryPolicy``), with ``max_retries`` as a shortcut. Pass ``session`` to reuse your own
+    ``aiohttp.ClientSession`` (the client then leaves it open). Use it as an async context
+    manager, or call :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("MISTRAL_API_KEY")
+        if not key or not key.strip():
+            raise ConfigurationError(
+                "no API key: pass AsyncClient(api_key=...) or set MISTRAL_API_KEY"
+            )
+        url = base_url or os.environ.get("MISTRAL_BASE_URL") or DEFAULT_BASE_URL
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigurationError(f"base_url must be an http(s) URL, not {url!r}")
+        if not timeout > 0:
+            raise ConfigurationError(f"timeout must be > 0 seconds, not {timeout!r}")
+        policy = retry or RetryPolicy()
+        if max_retries is not None:
+            policy = replace(policy, max_retries=max_retries)
+        self.base_url = url.rstrip("/")
+        self._http = HttpClient(
+            api_key=key.strip(), base_url=self.base_url, timeout=timeout, retry=policy,
+            session=session,
+        )  # fmt: skip
+        self.fine_tuning = FineTuning(self._http)
+        self.forge = Forge(self._http)
+        self.files = Files(self._http)
+
+    def __repr__(self) -> str:
+        state = " closed" if self._http.closed else ""
+        return f"<AsyncClient {self.base_url}{state}>"
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy in force."""
+        return self._http.retry
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
+        return self._http.closed
+
+    async def aclose(self) -> None:
+        """Close the client's own session (not one passed in); later calls raise."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,252 @@
+"""Send one request: the one session, auth, timeouts, status to exception, msgspec decoding.
+
+This is the only module that imports aiohttp's client. It never puts the API key anywhere
+but the ``Authorization`` header: not in a message, a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import aiohttp
+import msgspec
+
+from mistral_jobs_async import __version__
+from mistral_jobs_async._exceptions import (
+    ConfigurationError,
+    ConnectError,
+    IncompleteResponseError,
+    RequestTimeoutError,
+    ResponseDecodeError,
+    TransportError,
+    status_error,
+)
+from mistral_jobs_async._retry import RetryPolicy, call_with_retries, parse_retry_after
+
+__all__ = ["HttpClient", "Upload"]
+
+T = TypeVar("T")
+logger = logging.getLogger("mistral_jobs_async")
+
+_USER_AGENT = f"mistral-jobs-async/{__version__}"
+_REQUEST_ID_HEADERS = ("x-request-id", "mistral-correlation-id", "x-kong-request-id")
+_ERROR_BODY_SNIPPET = 300
+
+
+class _ErrorBody(msgspec.Struct):
+    message: Any = None
+    detail: Any = None
+    type: str | None = None
+    code: int | str | None = None
+
+
+_error_decoder = msgspec.json.Decoder(_ErrorBody)
+
+
+class Upload:
+    """A file to send as multipart form data, streamed, and reopened or rewound per attempt.
+
+    A path is opened for each attempt; a stream is rewound to where it stood. A stream that
+    cannot be rewound is sent once, without retries.
+    """
+
+    def __init__(
+        self, source: str | os.PathLike[str] | IO[bytes], filename: str, fields: Mapping[str, str]
+    ) -> None:
+        self.source = source
+        self.filename = filename
+        self.fields = fields
+        self._start: int | None = None
+        if not isinstance(source, (str, os.PathLike)) and source.seekable():
+            self._start = source.tell()
+
+    @property
+    def repeatable(self) -> bool:
+        """Whether the content can be sent again."""
+        return isinstance(self.source, (str, os.PathLike)) or self._start is not None
+
+    def open(self) -> tuple[IO[bytes], bool]:
+        """The stream to send from its start, and whether to close it afterwards."""
+        if isinstance(self.source, (str, os.PathLike)):
+            return Path(self.source).open("rb"), True
+        if self._start is not None:
+            self.source.seek(self._start)
+        return self.source, False
+
+
+class HttpClient:
+    """Sends requests with one ``aiohttp.ClientSession`` (its own, or the caller's)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        timeout: float,
+        retry: RetryPolicy,
+        session: aiohttp.ClientSession | None,
+    ) -> None:
+        self._headers = {
+            "Authorization": f"Bearer {api_key}",
+            "Accept": "application/json",
+            "User-Agent": _USER_AGENT,
+        }
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # Uploads may take longer than one request: bound each read and connect instead.
+        self._upload_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=timeout, sock_read=timeout
+        )
+        self._session = session
+        self._own_session = session is None
+        self.closed = False
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self.closed:
+            raise ConfigurationError("this AsyncClient is closed")
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        elif self._session.closed:
+            raise ConfigurationError("the aiohttp session given to the AsyncClient is closed")
+        return self._session
+
+    async def aclose(self) -> None:
+        """Close the session if the client opened it; later requests raise."""
+        self.closed = True
+        session, self._session = self._session, None
+        if session is not None and self._own_session:
+            await session.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        decoder: msgspec.json.Decoder[T],
+        *,
+        params: Mapping[str, str] | None = None,
+        json: bytes | None = None,
+        upload: Upload | None = None,
+        idempotent: bool | None = None,
+    ) -> T:
+        """Send ``method path`` with retries and decode the answer with ``decoder``."""
+        session = self._get_session()
+        url = self.base_url + path
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD", "DELETE", "PUT", "OPTIONS")
+
+        async def attempt() -> T:
+            return await self._send(
+                session, method, url, decoder, params=params, json=json, upload=upload
+            )
+
+        policy = self.retry
+        if upload is not None and not upload.repeatable:
+            policy = replace(policy, max_retries=0)
+        return await call_with_retries(
+            attempt, policy, idempotent=idempotent, what=f"{method} {path}"
+        )
+
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        decoder: msgspec.json.Decoder[T],
+        *,
+        params: Mapping[str, str] | None,
+        json: bytes | None,
+        upload: Upload | None,
+    ) -> T:
+        headers = self._headers
+        data: Any = json
+        timeout = self._timeout
+        to_close: IO[bytes] | None = None
+        if json is not None:
+            headers = {**headers, "Content-Type": "application/json"}
+        elif upload is not None:
+            stream, close = upload.open()
+            to_close = stream if close else None
+            form = aiohttp.FormData()
+            for name, value in upload.fields.items():
+                form.add_field(name, value)
+            form.add_field("file", stream, filename=upload.filename)
+            data = form
+            timeout = self._upload_timeout
+        try:
+            async with session.request(
+                method, url, params=params, data=data, headers=headers, timeout=timeout
+            ) as response:
+                body = await response.read()
+                status = response.status
+                response_headers = response.headers
+        except aiohttp.ClientConnectorError as exc:
+            raise ConnectError(
+                f"cannot connect: {exc.os_error or exc}", method=method, url=url
+            ) from None
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            raise RequestTimeoutError("no answer in time", method=method, url=url) from None
+        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
+            raise IncompleteResponseError(
+                f"connection broke before the answer was complete: {exc}", method=method, url=url
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}", method=method, url=url) from None
+        finally:
+            if to_close is not None:
+                to_close.close()
+        request_id = next(
+            (response_headers[h] for h in _REQUEST_ID_HEADERS if h in response_headers), None
+        )
+        if status >= 400:
+            raise self._status_error(
+                status, body, response_headers, request_id=request_id, method=method, url=url
+            )
+        try:
+            return decoder.decode(body)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ResponseDecodeError(
+                f"unexpected answer to {method} {url} (HTTP {status}): {exc}",
+                status_code=status,
+                request_id=request_id,
+            ) from None
+
+    def _status_error(
+        self,
+        status: int,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        request_id: str | None,
+        method: str,
+        url: str,
+    ) -> Exception:
+        message: str
+        type_: str | None = None
+        code: int | str | None = None
+        try:
+            parsed = _error_decoder.decode(body)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            text = body[:_ERROR_BODY_SNIPPET].decode("utf-8", "replace").strip()
+            message = text or f"HTTP {status} with no body"
+        else:
+            found = parsed.message if parsed.message is not None else parsed.detail
+            message = found if isinstance(found, str) else msgspec.json.encode(found).decode()
+            type_, code = parsed.type, parsed.code
+        cls = status_error(status)
+        return cls(
+            message,
+            status_code=status,
+            type=type_,
+            code=code,
+            request_id=request_id,
+            retry_after=parse_retry_after(headers.get("Retry-After"), self.retry.clock),
+            method=method,
+            url=url,
+        )

@@ -1,0 +1,164 @@
+"""The retry policy: what is retried, how long to wait, and the one place tenacity is used.
+
+What is retried depends on whether a repeat could do the work twice:
+
+| failure                                | GET, DELETE | POST (create, upload, start, cancel) |
+|----------------------------------------|-------------|---------------------------------------|
+| ConnectError (refused, DNS, TLS)       | retried     | retried: it never reached the server  |
+| 429                                    | retried     | retried: refused before handling      |
+| 503 with Retry-After                   | retried     | retried: refused, told when to return |
+| 408, 500, 502, 504, 503 w/o Retry-After | retried    | not retried: may have been handled    |
+| timeout, broken connection or body     | retried     | not retried: may have been handled    |
+| other statuses (400, 401, 404, 409...) | not retried | not retried                           |
+
+There is no idempotency key in the API, so a POST that may have reached the server is never
+sent twice: a create must not make two jobs.
+
+The wait before a retry is the server's ``Retry-After`` when it sent one (seconds or an HTTP
+date, capped at ``retry_after_max``), else an exponential backoff with full jitter:
+``uniform(0, min(backoff_max, backoff_initial * 2**n))``. Each request builds its own tenacity
+state (concurrent requests never share one), only our own error types are retried (never a
+cancellation), and ``sleep`` and ``clock`` are injectable so tests run in no time.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+import anyio
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from mistral_jobs_async._exceptions import (
+    APIStatusError,
+    ConfigurationError,
+    ConnectError,
+    TransportError,
+)
+
+__all__ = [
+    "DEFAULT_BACKOFF_INITIAL",
+    "DEFAULT_BACKOFF_MAX",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_RETRY_AFTER_MAX",
+    "RETRY_STATUSES",
+    "RetryPolicy",
+    "call_with_retries",
+    "parse_retry_after",
+    "should_retry",
+]
+
+T = TypeVar("T")
+logger = logging.getLogger("mistral_jobs_async")
+
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_BACKOFF_INITIAL = 0.5
+DEFAULT_BACKOFF_MAX = 8.0
+DEFAULT_RETRY_AFTER_MAX = 60.0
+#: Statuses an idempotent request retries.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a request is retried. ``RetryPolicy(sleep=...)`` makes tests instant.
+
+    ``max_retries`` bounds the retries (so a request makes at most ``max_retries + 1``
+    attempts); the waits are described in this module's docstring.
+    """
+
+    max_retries: int = DEFAULT_MAX_RETRIES
+    backoff_initial: float = DEFAULT_BACKOFF_INITIAL
+    backoff_max: float = DEFAULT_BACKOFF_MAX
+    retry_after_max: float = DEFAULT_RETRY_AFTER_MAX
+    sleep: Callable[[float], Awaitable[None]] = field(default=anyio.sleep, repr=False)
+    clock: Callable[[], float] = field(default=time.time, repr=False)
+    jitter: Callable[[float, float], float] = field(default=random.uniform, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ConfigurationError("max_retries must be >= 0")
+        if self.backoff_initial < 0 or self.backoff_max < 0 or self.retry_after_max < 0:
+            raise ConfigurationError("backoff and retry_after bounds must be >= 0")
+
+    def wait_for(self, exc: BaseException, retry_number: int) -> float:
+        """Seconds to wait before retry ``retry_number`` (1-based) after ``exc``."""
+        if isinstance(exc, APIStatusError) and exc.retry_after is not None:
+            return min(max(exc.retry_after, 0.0), self.retry_after_max)
+        ceiling = min(self.backoff_max, self.backoff_initial * 2 ** (retry_number - 1))
+        return self.jitter(0.0, ceiling)
+
+
+def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        return max(0.0, when.timestamp() - now())
+    return None if math.isnan(seconds) else max(0.0, seconds)
+
+
+def should_retry(exc: BaseException, *, idempotent: bool) -> bool:
+    """Whether ``exc`` is worth another attempt (see the table in this module's docstring)."""
+    if isinstance(exc, ConnectError):
+        return True
+    if isinstance(exc, APIStatusError):
+        if exc.status_code == 429:
+            return True
+        if exc.status_code == 503 and exc.retry_after is not None:
+            return True
+        return idempotent and exc.status_code in RETRY_STATUSES
+    if isinstance(exc, TransportError):
+        return idempotent
+    return False
+
+
+async def call_with_retries(
+    attempt: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    *,
+    idempotent: bool,
+    what: str,
+) -> T:
+    """Run ``attempt`` until it succeeds, fails for good, or the policy's retries are spent."""
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        assert exc is not None
+        return policy.wait_for(exc, state.attempt_number)
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        logger.info(
+            "retrying %s in %.2fs (attempt %d of %d): %s",
+            what,
+            delay,
+            state.attempt_number + 1,
+            policy.max_retries + 1,
+            exc,
+        )
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(policy.max_retries + 1),
+        wait=wait,
+        retry=retry_if_exception(lambda exc: should_retry(exc, idempotent=idempotent)),
+        sleep=policy.sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    result: T = await retrying(attempt)
+    return result

@@ -1,0 +1,66 @@
+"""msgspec models of the Fine-Tuning, Forge and Files APIs, and the status constants.
+
+Every answer model is forward compatible: unknown fields are ignored, any status or job type
+string decodes and is kept as is (an unknown one is never mistaken for a known one), and
+fields the real service sends as null or leaves out are optional.
+"""
+
+from __future__ import annotations
+
+from mistral_jobs_async.models._common import (
+    Checkpoint,
+    CheckpointMetrics,
+    Event,
+    ListAnswer,
+    Page,
+)
+from mistral_jobs_async.models.files import DeletedFile, File, FileList
+from mistral_jobs_async.models.fine_tuning import (
+    FINE_TUNING_STATUSES,
+    FINE_TUNING_TERMINAL,
+    FineTuningJob,
+    FineTuningJobList,
+    FineTuningStatus,
+    Hyperparameters,
+    JobMetadata,
+    TrainingFile,
+    WandbIntegration,
+)
+from mistral_jobs_async.models.forge import (
+    FORGE_JOB_TYPES,
+    FORGE_STATUSES,
+    FORGE_TERMINAL,
+    ForgeHyperparameters,
+    ForgeStatus,
+    ModelConfig,
+    TrainingJob,
+    TrainingJobList,
+)
+
+__all__ = [
+    "FINE_TUNING_STATUSES",
+    "FINE_TUNING_TERMINAL",
+    "FORGE_JOB_TYPES",
+    "FORGE_STATUSES",
+    "FORGE_TERMINAL",
+    "Checkpoint",
+    "CheckpointMetrics",
+    "DeletedFile",
+    "Event",
+    "File",
+    "FileList",
+    "FineTuningJob",
+    "FineTuningJobList",
+    "FineTuningStatus",
+    "ForgeHyperparameters",
+    "ForgeStatus",
+    "Hyperparameters",
+    "JobMetadata",
+    "ListAnswer",
+    "ModelConfig",
+    "Page",
+    "TrainingFile",
+    "TrainingJob",
+    "TrainingJobList",
+    "WandbIntegration",
+]

@@ -1,0 +1,128 @@
+"""Models of the Fine-Tuning API (``/v1/fine_tuning/jobs``)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from mistral_jobs_async.models._common import Checkpoint, Event, ListAnswer
+
+__all__ = [
+    "FINE_TUNING_STATUSES",
+    "FINE_TUNING_TERMINAL",
+    "FineTuningJob",
+    "FineTuningJobList",
+    "FineTuningStatus",
+    "Hyperparameters",
+    "JobMetadata",
+    "TrainingFile",
+    "WandbIntegration",
+]
+
+
+class FineTuningStatus:
+    """The fine-tuning statuses the spec names. The set is open: others may come."""
+
+    QUEUED: Final = "QUEUED"
+    STARTED: Final = "STARTED"
+    VALIDATING: Final = "VALIDATING"
+    VALIDATED: Final = "VALIDATED"
+    RUNNING: Final = "RUNNING"
+    FAILED_VALIDATION: Final = "FAILED_VALIDATION"
+    FAILED: Final = "FAILED"
+    SUCCESS: Final = "SUCCESS"
+    CANCELLED: Final = "CANCELLED"
+    CANCELLATION_REQUESTED: Final = "CANCELLATION_REQUESTED"
+
+
+FINE_TUNING_STATUSES: Final = frozenset(
+    v for k, v in vars(FineTuningStatus).items() if k.isupper() and isinstance(v, str)
+)
+#: A job in one of these will not change again. VALIDATED is *not* final (auto_start=false).
+FINE_TUNING_TERMINAL: Final = frozenset({"SUCCESS", "FAILED", "FAILED_VALIDATION", "CANCELLED"})
+
+
+class TrainingFile(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A training file of a create request: its id and its weight in the mix."""
+
+    file_id: str
+    weight: float = 1.0
+
+
+class Hyperparameters(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Fine-tuning hyperparameters (unset ones are left to the service)."""
+
+    training_steps: int | None = None
+    learning_rate: float | None = None
+    weight_decay: float | None = None
+    warmup_fraction: float | None = None
+    epochs: float | None = None
+    seq_len: int | None = None
+    fim_ratio: float | None = None
+
+
+class WandbIntegration(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A Weights & Biases integration. Its ``api_key`` never shows in the repr."""
+
+    type: str = "wandb"
+    project: str | None = None
+    name: str | None = None
+    api_key: str | None = None
+    run_name: str | None = None
+    url: str | None = None
+
+    def __repr__(self) -> str:
+        key = "'***'" if self.api_key else "None"
+        return f"WandbIntegration(project={self.project!r}, name={self.name!r}, api_key={key})"
+
+
+class JobMetadata(msgspec.Struct, kw_only=True):
+    """What the service estimates for a job: duration, cost, tokens."""
+
+    expected_duration_seconds: int | None = None
+    cost: float | None = None
+    cost_currency: str | None = None
+    train_tokens_per_step: int | None = None
+    train_tokens: int | None = None
+    data_tokens: int | None = None
+    estimated_start_time: int | None = None
+
+
+class FineTuningJob(msgspec.Struct, kw_only=True):
+    """A fine-tuning job; ``events`` and ``checkpoints`` are set on get, start and cancel."""
+
+    id: str
+    status: str
+    model: str | None = None
+    auto_start: bool | None = None
+    job_type: str | None = None
+    created_at: int | None = None
+    modified_at: int | None = None
+    training_files: list[str] | None = None
+    validation_files: list[str] | None = None
+    hyperparameters: Hyperparameters | None = None
+    fine_tuned_model: str | None = None
+    suffix: str | None = None
+    integrations: list[WandbIntegration] | None = None
+    trained_tokens: int | None = None
+    metadata: JobMetadata | None = None
+    object: str | None = None
+    events: list[Event] | None = None
+    checkpoints: list[Checkpoint] | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the job ended (SUCCESS, FAILED, FAILED_VALIDATION or CANCELLED)."""
+        return self.status in FINE_TUNING_TERMINAL
+
+    @property
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint with the highest step, if the answer carried any."""
+        if not self.checkpoints:
+            return None
+        return max(self.checkpoints, key=lambda c: c.step_number or 0)
+
+
+#: The answer of the list endpoint.
+FineTuningJobList = ListAnswer[FineTuningJob]

@@ -1,0 +1,94 @@
+"""Models of the Forge training API (``/forge/training/jobs``)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from mistral_jobs_async.models._common import Checkpoint, Event, ListAnswer
+
+__all__ = [
+    "FORGE_JOB_TYPES",
+    "FORGE_STATUSES",
+    "FORGE_TERMINAL",
+    "ForgeHyperparameters",
+    "ForgeStatus",
+    "ModelConfig",
+    "TrainingJob",
+    "TrainingJobList",
+]
+
+
+class ForgeStatus:
+    """The Forge statuses the spec names. The set is open: others may come."""
+
+    QUEUED: Final = "QUEUED"
+    VALIDATING: Final = "VALIDATING"
+    RUNNING: Final = "RUNNING"
+    SUCCESS: Final = "SUCCESS"
+    FAILED: Final = "FAILED"
+    CANCELLED: Final = "CANCELLED"
+
+
+FORGE_STATUSES: Final = frozenset(
+    v for k, v in vars(ForgeStatus).items() if k.isupper() and isinstance(v, str)
+)
+#: A Forge job in one of these will not change again.
+FORGE_TERMINAL: Final = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
+#: The job types the spec accepts on create.
+FORGE_JOB_TYPES: Final = frozenset(
+    {"pre_training", "supervised_fine_tuning", "dpo", "odpo", "reinforcement_learning"}
+)
+
+
+class ModelConfig(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Forge ``model_config``: architecture, base model, experts."""
+
+    architecture: str | None = None
+    base_model: str | None = None
+    num_experts: int | None = None
+    active_experts: int | None = None
+
+
+class ForgeHyperparameters(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Forge hyperparameters (unset ones are left to the service)."""
+
+    learning_rate: float | None = None
+    training_steps: int | None = None
+    batch_size: int | None = None
+    weight_decay: float | None = None
+    warmup_steps: int | None = None
+
+
+class TrainingJob(msgspec.Struct, kw_only=True):
+    """A Forge training job."""
+
+    id: str
+    status: str
+    job_type: str | None = None
+    model_config: ModelConfig | None = None
+    hyperparameters: ForgeHyperparameters | None = None
+    created_at: int | None = None
+    modified_at: int | None = None
+    output_model: str | None = None
+    auto_start: bool | None = None
+    dataset_ids: list[str] | None = None
+    events: list[Event] | None = None
+    checkpoints: list[Checkpoint] | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the job ended (SUCCESS, FAILED or CANCELLED)."""
+        return self.status in FORGE_TERMINAL
+
+    @property
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint with the highest step, if the answer carried any."""
+        if not self.checkpoints:
+            return None
+        return max(self.checkpoints, key=lambda c: c.step_number or 0)
+
+
+#: The answer of the list endpoint.
+TrainingJobList = ListAnswer[TrainingJob]

@@ -1,0 +1,1 @@
+"""One class per API resource; reach them through ``AsyncClient``, not directly."""

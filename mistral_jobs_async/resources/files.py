@@ -1,0 +1,67 @@
+"""``client.files``: upload, list, get and delete training files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import IO
+
+import anyio
+import msgspec
+
+from mistral_jobs_async._exceptions import InvalidRequestError
+from mistral_jobs_async._http import HttpClient, Upload
+from mistral_jobs_async._pagination import AsyncPager, list_pages
+from mistral_jobs_async._validation import item_path
+from mistral_jobs_async.models.files import DeletedFile, File, FileList
+
+__all__ = ["Files"]
+
+_PATH = "/v1/files"
+_file = msgspec.json.Decoder(File)
+_file_list = msgspec.json.Decoder(FileList)
+_deleted = msgspec.json.Decoder(DeletedFile)
+
+
+class Files:
+    """Files of the client's organisation (``purpose=fine-tune``)."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    async def upload(
+        self,
+        file: str | os.PathLike[str] | IO[bytes],
+        *,
+        filename: str | None = None,
+        purpose: str = "fine-tune",
+    ) -> File:
+        """Upload a JSONL file from a path or a binary file object, streamed in chunks.
+
+        The content is never read into memory whole. A path is reopened, and a seekable
+        stream rewound, if the upload is retried; a stream that cannot be rewound is sent once.
+        """
+        if isinstance(file, (str, os.PathLike)):
+            path = Path(file)
+            if not await anyio.Path(path).is_file():
+                raise InvalidRequestError("file", f"{str(path)!r} is not a readable file")
+            name = filename or path.name
+        elif hasattr(file, "read"):
+            name = filename or Path(str(getattr(file, "name", "") or "upload.jsonl")).name
+        else:
+            raise InvalidRequestError("file", "must be a path or a binary file object")
+        upload = Upload(file, name, {"purpose": purpose})
+        return await self._http.request("POST", _PATH, _file, upload=upload)
+
+    def list(self, *, page: int = 0, page_size: int = 100) -> AsyncPager[File]:
+        """Files, newest first: ``await`` it for one page, ``async for`` over it for all."""
+        return list_pages(self._http, _PATH, _file_list, page=page, page_size=page_size)
+
+    async def get(self, file_id: str) -> File:
+        """One file."""
+        return await self._http.request("GET", item_path(_PATH, "file_id", file_id), _file)
+
+    async def delete(self, file_id: str) -> DeletedFile:
+        """Delete a file (jobs that used it are not affected)."""
+        path = item_path(_PATH, "file_id", file_id)
+        return await self._http.request("DELETE", path, _deleted)

@@ -1,0 +1,134 @@
+"""``client.fine_tuning.jobs``: create, list, get, start and cancel fine-tuning jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+
+from mistral_jobs_async._exceptions import InvalidRequestError
+from mistral_jobs_async._http import HttpClient
+from mistral_jobs_async._pagination import AsyncPager, list_pages
+from mistral_jobs_async._validation import CreateFineTuningJob, check, item_path, to_payload
+from mistral_jobs_async.models.fine_tuning import (
+    FineTuningJob,
+    FineTuningJobList,
+    Hyperparameters,
+    TrainingFile,
+    WandbIntegration,
+)
+
+__all__ = ["FineTuning", "FineTuningJobs"]
+
+_PATH = "/v1/fine_tuning/jobs"
+_job = msgspec.json.Decoder(FineTuningJob)
+_job_list = msgspec.json.Decoder(FineTuningJobList)
+_encoder = msgspec.json.Encoder()
+
+
+def _timestamp(name: str, value: datetime | str | None) -> str | None:
+    """ISO-8601 with ``Z``, as the list filters take it; naive datetimes are UTC."""
+    if value is None or isinstance(value, str):
+        return value
+    if not isinstance(value, datetime):
+        raise InvalidRequestError(name, f"must be a datetime or an ISO-8601 string, not {value!r}")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class FineTuningJobs:
+    """The fine-tuning jobs of the client's organisation."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    async def create(
+        self,
+        *,
+        model: str,
+        training_files: Sequence[str | TrainingFile | Mapping[str, Any]],
+        validation_files: Sequence[str] | None = None,
+        hyperparameters: Hyperparameters | Mapping[str, Any] | None = None,
+        suffix: str | None = None,
+        auto_start: bool | None = None,
+        integrations: Sequence[WandbIntegration | Mapping[str, Any]] | None = None,
+        job_type: str | None = None,
+    ) -> FineTuningJob:
+        """Create a job. ``training_files`` are file ids (or ``TrainingFile`` with a weight).
+
+        ``auto_start`` left unset takes the service's default (false): the job then waits in
+        VALIDATED until :meth:`start`. Never retried once it may have reached the server.
+        """
+        if isinstance(training_files, (str, bytes)):
+            raise InvalidRequestError("training_files", "must be a list of file ids")
+        payload: dict[str, Any] = {
+            "model": model,
+            "training_files": [
+                {"file_id": f} if isinstance(f, str) else to_payload(f) for f in training_files
+            ],
+        }
+        optional = {
+            "validation_files": list(validation_files) if validation_files is not None else None,
+            "hyperparameters": to_payload(hyperparameters),
+            "suffix": suffix,
+            "auto_start": auto_start,
+            "integrations": [to_payload(i) for i in integrations] if integrations else None,
+            "job_type": job_type,
+        }
+        payload.update({k: v for k, v in optional.items() if v is not None})
+        body = _encoder.encode(check(payload, CreateFineTuningJob))
+        return await self._http.request("POST", _PATH, _job, json=body)
+
+    def list(
+        self,
+        *,
+        page: int = 0,
+        page_size: int = 100,
+        model: str | None = None,
+        status: str | None = None,
+        created_after: datetime | str | None = None,
+        created_before: datetime | str | None = None,
+        created_by_me: bool | None = None,
+        suffix: str | None = None,
+        wandb_project: str | None = None,
+        wandb_name: str | None = None,
+    ) -> AsyncPager[FineTuningJob]:
+        """Jobs, newest first: ``await`` it for one page, ``async for`` over it for all."""
+        filters = {
+            "model": model,
+            "status": status,
+            "created_after": _timestamp("created_after", created_after),
+            "created_before": _timestamp("created_before", created_before),
+            "created_by_me": None if created_by_me is None else str(created_by_me).lower(),
+            "suffix": suffix,
+            "wandb_project": wandb_project,
+            "wandb_name": wandb_name,
+        }
+        params = {k: v for k, v in filters.items() if v is not None}
+        return list_pages(
+            self._http, _PATH, _job_list, page=page, page_size=page_size, params=params
+        )
+
+    async def get(self, job_id: str) -> FineTuningJob:
+        """The job with its events and checkpoints."""
+        return await self._http.request("GET", item_path(_PATH, "job_id", job_id), _job)
+
+    async def start(self, job_id: str) -> FineTuningJob:
+        """Start a job that waits in VALIDATED (created with ``auto_start`` false)."""
+        path = item_path(_PATH, "job_id", job_id) + "/start"
+        return await self._http.request("POST", path, _job)
+
+    async def cancel(self, job_id: str) -> FineTuningJob:
+        """Ask the service to cancel the job (it goes through CANCELLATION_REQUESTED)."""
+        path = item_path(_PATH, "job_id", job_id) + "/cancel"
+        return await self._http.request("POST", path, _job)
+
+
+class FineTuning:
+    """``client.fine_tuning``: the Fine-Tuning API."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self.jobs = FineTuningJobs(http)

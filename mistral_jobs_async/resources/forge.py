@@ -1,0 +1,75 @@
+"""``client.forge.jobs``: create, list, get and cancel Forge training jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from mistral_jobs_async._http import HttpClient
+from mistral_jobs_async._pagination import AsyncPager, list_pages
+from mistral_jobs_async._validation import CreateTrainingJob, check, item_path, to_payload
+from mistral_jobs_async.models.forge import (
+    ForgeHyperparameters,
+    ModelConfig,
+    TrainingJob,
+    TrainingJobList,
+)
+
+__all__ = ["Forge", "ForgeJobs"]
+
+_PATH = "/forge/training/jobs"
+_job = msgspec.json.Decoder(TrainingJob)
+_job_list = msgspec.json.Decoder(TrainingJobList)
+_encoder = msgspec.json.Encoder()
+
+
+class ForgeJobs:
+    """The Forge training jobs of the client's organisation."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    async def create(
+        self,
+        *,
+        job_type: str,
+        model_config: ModelConfig | Mapping[str, Any],
+        dataset_ids: Sequence[str] | None = None,
+        hyperparameters: ForgeHyperparameters | Mapping[str, Any] | None = None,
+        auto_start: bool | None = None,
+    ) -> TrainingJob:
+        """Create a training job; never retried once it may have reached the server.
+
+        The spec has no start endpoint for Forge: see the docs on ``auto_start``.
+        """
+        payload: dict[str, Any] = {"job_type": job_type, "model_config": to_payload(model_config)}
+        optional = {
+            "dataset_ids": list(dataset_ids) if dataset_ids is not None else None,
+            "hyperparameters": to_payload(hyperparameters),
+            "auto_start": auto_start,
+        }
+        payload.update({k: v for k, v in optional.items() if v is not None})
+        body = _encoder.encode(check(payload, CreateTrainingJob))
+        return await self._http.request("POST", _PATH, _job, json=body)
+
+    def list(self, *, page: int = 0, page_size: int = 100) -> AsyncPager[TrainingJob]:
+        """Jobs, newest first: ``await`` it for one page, ``async for`` over it for all."""
+        return list_pages(self._http, _PATH, _job_list, page=page, page_size=page_size)
+
+    async def get(self, job_id: str) -> TrainingJob:
+        """The training job."""
+        return await self._http.request("GET", item_path(_PATH, "job_id", job_id), _job)
+
+    async def cancel(self, job_id: str) -> TrainingJob:
+        """Cancel the training job."""
+        path = item_path(_PATH, "job_id", job_id) + "/cancel"
+        return await self._http.request("POST", path, _job)
+
+
+class Forge:
+    """``client.forge``: the Forge training API."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self.jobs = ForgeJobs(http)
