@@ -50,7 +50,7 @@ class _Hyperparameters(Struct, omit_defaults=True, forbid_unknown_fields=True):
 
 
 class _Integration(Struct, omit_defaults=True, forbid_unknown_fields=True):
-    type: Literal["wandb"] = "wandb"
+    type: Literal["wandb"]
     project: str | None = None
     name: str | None = None
     api_key: str | None = None

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import anyio
+import anyio.lowlevel
 import pytest
 from openapi_core import OpenAPI
 from openapi_core.templating.paths.exceptions import PathError
@@ -16,6 +18,7 @@ from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_schema_validator import OAS31Validator
 
+from mistral_jobs_async import AsyncClient, RetryPolicy
 from mistral_jobs_async.emulator import Emulator, Exchange
 
 KEY_A = "key-a-secret-0001"
@@ -214,3 +217,27 @@ MakeApi = Callable[[str | None], Api]
 @pytest.fixture
 def make_api(emu: Emulator, http: aiohttp.ClientSession) -> MakeApi:
     return lambda key: Api(http, emu.url, key)
+
+
+class SleepRecorder:
+    """A retry sleep that records the delays and returns at once."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        await anyio.lowlevel.checkpoint()
+
+
+@pytest.fixture
+def sleeps() -> SleepRecorder:
+    return SleepRecorder()
+
+
+@pytest.fixture
+async def client(emu: Emulator, sleeps: SleepRecorder) -> AsyncIterator[AsyncClient]:
+    """A client of ``emu`` with key A whose retries wait no real time (full backoff, no jitter)."""
+    policy = RetryPolicy(sleep=sleeps, jitter=lambda low, high: high)
+    async with AsyncClient(KEY_A, base_url=emu.url, retry=policy) as c:
+        yield c

@@ -471,7 +471,7 @@ class _Pipeline:
         try:
             if fault is not None and fault.kind == "latency":
                 await asyncio.sleep(fault.latency)
-            if fault is not None and not fault.after and fault.kind in ("status", "drop"):
+            if fault is not None and not fault.after and fault.kind != "latency":
                 response = self._fault_response(request, fault)
             else:
                 response, key = await self._handle(request, handler)
@@ -525,6 +525,9 @@ class _Pipeline:
         if fault.kind == "drop":
             _abort(request)
             return web.Response(status=499)
+        if fault.kind == "corrupt":
+            # Deliberately outside the spec: not shown to observers.
+            return web.Response(body=b'{"object": "job", "id": ', content_type=JSON)
         response = _error(fault.status, f"Injected fault: HTTP {fault.status}")
         header = fault.retry_after_header()
         if header is not None:

@@ -23,8 +23,7 @@ from mistral_jobs_async._exceptions import EmulatorError
 
 __all__ = ["Fault", "FaultKind", "Faults", "RateLimiter"]
 
-FaultKind = Literal["status", "latency", "drop", "truncate"]
-_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+FaultKind = Literal["status", "latency", "drop", "truncate", "corrupt"]
 
 
 @dataclass(frozen=True)
@@ -47,8 +46,8 @@ class Fault:
             raise EmulatorError("rate must be within 0..1")
         if self.times is not None and self.times < 1:
             raise EmulatorError("times must be >= 1 (or None for no limit)")
-        if self.kind == "status" and self.status not in _STATUSES:
-            raise EmulatorError(f"status must be one of {sorted(_STATUSES)}")
+        if self.kind == "status" and not 400 <= self.status <= 599:
+            raise EmulatorError(f"status must be an error status (400..599), not {self.status}")
         if not (math.isfinite(self.latency) and self.latency >= 0):
             raise EmulatorError("latency must be a finite number >= 0")
         if self.retry_after is not None and not (
@@ -74,7 +73,7 @@ class Fault:
         path: str | None = None,
         after: bool = False,
     ) -> Fault:
-        """Answer with an error status (429, 500, 502, 503 ...) and the spec's error body."""
+        """Answer with an error status (429, 500, 503, or any 4xx/5xx) and the Error body."""
         return cls(
             "status",
             status=status,
@@ -112,6 +111,19 @@ class Fault:
     ) -> Fault:
         """Close the connection without an answer (before or after handling the request)."""
         return cls("drop", rate=rate, times=times, method=method, path=path, after=after)
+
+    @classmethod
+    def corrupt(
+        cls,
+        *,
+        rate: float = 1.0,
+        times: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        after: bool = False,
+    ) -> Fault:
+        """Answer 200 with a body that is not valid JSON (a broken proxy, a bad deploy)."""
+        return cls("corrupt", rate=rate, times=times, method=method, path=path, after=after)
 
     @classmethod
     def truncate(

@@ -75,7 +75,9 @@ class FineTuningJobs:
             "hyperparameters": to_payload(hyperparameters),
             "suffix": suffix,
             "auto_start": auto_start,
-            "integrations": [to_payload(i) for i in integrations] if integrations else None,
+            "integrations": (
+                [{"type": "wandb", **to_payload(i)} for i in integrations] if integrations else None
+            ),
             "job_type": job_type,
         }
         payload.update({k: v for k, v in optional.items() if v is not None})
