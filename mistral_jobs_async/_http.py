@@ -7,6 +7,7 @@ but the ``Authorization`` header: not in a message, a repr or a log line.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import os
 from collections.abc import Mapping
@@ -71,13 +72,42 @@ class Upload:
         """Whether the content can be sent again."""
         return isinstance(self.source, (str, os.PathLike)) or self._start is not None
 
-    def open(self) -> tuple[IO[bytes], bool]:
+    def open(self) -> tuple[IO[bytes] | io.RawIOBase, bool]:
         """The stream to send from its start, and whether to close it afterwards."""
         if isinstance(self.source, (str, os.PathLike)):
             return Path(self.source).open("rb"), True
         if self._start is not None:
             self.source.seek(self._start)
-        return self.source, False
+        # aiohttp closes what it sends; the caller's stream must stay open for the caller.
+        return _Borrowed(self.source), False
+
+
+class _Borrowed(io.RawIOBase):
+    """A read-only view of a caller's stream whose ``close`` leaves the stream open."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def seekable(self) -> bool:
+        return self._stream.seekable()
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._stream.seek(offset, whence)
 
 
 class HttpClient:
@@ -167,7 +197,7 @@ class HttpClient:
         headers = self._headers
         data: Any = json
         timeout = self._timeout
-        to_close: IO[bytes] | None = None
+        to_close: IO[bytes] | io.RawIOBase | None = None
         if json is not None:
             headers = {**headers, "Content-Type": "application/json"}
         elif upload is not None:

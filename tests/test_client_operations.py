@@ -168,7 +168,9 @@ async def test_files_upload_path_and_stream(tmp_path: Path, client: AsyncClient)
     assert from_path.bytes == len(GOOD_JSONL)
     with path.open("rb") as stream:
         from_stream = await client.files.upload(stream)
+        assert not stream.closed, "the caller's stream is the caller's to close"
     assert from_stream.filename == "data.jsonl"
+    assert from_stream.bytes == len(GOOD_JSONL)
     listed = await client.files.list()
     assert {f.id for f in listed.data} == {from_path.id, from_stream.id}
     got = await client.files.get(from_path.id)
@@ -226,6 +228,7 @@ async def test_bad_parameters_fail_before_any_request(
     emu: Emulator, client: AsyncClient, call: object, field: str
 ) -> None:
     """Out-of-bounds parameters raise InvalidRequestError naming the field; nothing is sent."""
+
     async def attempt() -> None:
         result = call(client)  # type: ignore[operator]
         if hasattr(result, "__await__"):
