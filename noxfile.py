@@ -36,6 +36,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: print tables of ratios against baselines measured in the same run."""
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/bench_emulator.py", *session.posargs)
+    session.run("python", "benchmarks/bench_client.py", *session.posargs)
 
 
 @nox.session

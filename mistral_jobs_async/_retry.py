@@ -39,6 +39,7 @@ from mistral_jobs_async._exceptions import (
     APIStatusError,
     ConfigurationError,
     ConnectError,
+    MistralJobsError,
     TransportError,
 )
 
@@ -133,27 +134,43 @@ async def call_with_retries(
     idempotent: bool,
     what: str,
 ) -> T:
-    """Run ``attempt`` until it succeeds, fails for good, or the policy's retries are spent."""
+    """Run ``attempt`` until it succeeds, fails for good, or the policy's retries are spent.
+
+    The first attempt runs bare: most requests succeed at once, and building tenacity's state
+    costs more CPU than the rest of the client's work on a request. Only after a retryable
+    failure does a tenacity loop, built for this request alone, take over the retries.
+    """
+    try:
+        return await attempt()
+    except MistralJobsError as exc:
+        if policy.max_retries == 0 or not should_retry(exc, idempotent=idempotent):
+            raise
+        first = exc
+
+    def log_retry(exc: BaseException, number: int, delay: float) -> None:
+        logger.info(
+            "retrying %s in %.2fs (attempt %d of %d): %s",
+            what, delay, number + 1, policy.max_retries + 1, exc,
+        )  # fmt: skip
+
+    # Retry number n (1-based) follows attempt n; tenacity counts only the retries it runs.
+    delay = policy.wait_for(first, 1)
+    log_retry(first, 1, delay)
+    await policy.sleep(delay)
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         assert exc is not None
-        return policy.wait_for(exc, state.attempt_number)
+        return policy.wait_for(exc, state.attempt_number + 1)
 
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
+        assert exc is not None
         delay = state.next_action.sleep if state.next_action else 0.0
-        logger.info(
-            "retrying %s in %.2fs (attempt %d of %d): %s",
-            what,
-            delay,
-            state.attempt_number + 1,
-            policy.max_retries + 1,
-            exc,
-        )
+        log_retry(exc, state.attempt_number + 1, delay)
 
     retrying = AsyncRetrying(
-        stop=stop_after_attempt(policy.max_retries + 1),
+        stop=stop_after_attempt(policy.max_retries),
         wait=wait,
         retry=retry_if_exception(lambda exc: should_retry(exc, idempotent=idempotent)),
         sleep=policy.sleep,

@@ -1,0 +1,174 @@
+"""Client overhead: CPU per ``get`` against the raw floor, and the decode time of a list page.
+
+The emulator runs in its own process, so this process's CPU time is the client's alone.
+
+* ``get``: ``AsyncClient.fine_tuning.jobs.get`` against the floor, a bare ``aiohttp`` GET of
+  the same URL decoded with ``msgspec`` into the same model. Rounds alternate between the two
+  and the median per-request CPU time of each is compared. Target: ratio <= 1.2.
+* decode: a 100-job list page (as the emulator sends it) decoded into the client's models,
+  against the standard library's ``json.loads`` of the same bytes (untyped dicts).
+
+    python benchmarks/bench_client.py [--requests 2000] [--rounds 7] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import timeit
+
+import aiohttp
+import msgspec
+
+from mistral_jobs_async import AsyncClient
+from mistral_jobs_async.models import FineTuningJob, FineTuningJobList
+
+KEY = "bench-key"
+LINE = b'{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n'
+
+
+def start_emulator() -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mistral_jobs_async", "emulator", "--port", "0", "--quiet",
+         "--speed", "0", "--seed", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    match = re.search(r"(http://127\.0\.0\.1:\d+)", process.stdout.readline())
+    assert match, "the emulator did not start"
+    return process, match.group(1)
+
+
+async def prepare(client: AsyncClient) -> tuple[str, bytes]:
+    """A detailed job to GET, and the raw bytes of a 100-job list page."""
+    uploaded = await client.files.upload(io.BytesIO(LINE * 20), filename="train.jsonl")
+    jobs = [
+        await client.fine_tuning.jobs.create(
+            model="open-mistral-7b", training_files=[uploaded.id], suffix="bench"
+        )
+        for _ in range(100)
+    ]
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"{client.base_url}/v1/fine_tuning/jobs?page_size=100", headers=headers
+        ) as response,
+    ):
+        page = await response.read()
+    return jobs[0].id, page
+
+
+async def cpu_per_request(requests: int, call: object) -> float:
+    """Process CPU seconds per request for ``requests`` sequential calls."""
+    started = time.process_time()
+    for _ in range(requests):
+        await call()  # type: ignore[operator]
+    return (time.process_time() - started) / requests
+
+
+async def measure_get(url: str, requests: int, rounds: int) -> dict[str, float]:
+    decoder = msgspec.json.Decoder(FineTuningJob)
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with (
+        AsyncClient(KEY, base_url=url) as client,
+        aiohttp.ClientSession() as session,
+    ):
+        job_id, _ = await prepare(client)
+        target = f"{url}/v1/fine_tuning/jobs/{job_id}"
+
+        async def raw() -> None:
+            async with session.get(target, headers=headers) as response:
+                decoder.decode(await response.read())
+
+        async def ours() -> None:
+            await client.fine_tuning.jobs.get(job_id)
+
+        await cpu_per_request(200, raw)  # warm-up both paths
+        await cpu_per_request(200, ours)
+        raw_times, our_times = [], []
+        for _ in range(rounds):
+            raw_times.append(await cpu_per_request(requests, raw))
+            our_times.append(await cpu_per_request(requests, ours))
+    raw_median = statistics.median(raw_times)
+    our_median = statistics.median(our_times)
+    return {
+        "raw_us": raw_median * 1e6,
+        "client_us": our_median * 1e6,
+        "ratio": our_median / raw_median,
+    }
+
+
+async def page_bytes(url: str) -> bytes:
+    async with AsyncClient(KEY + "-page", base_url=url) as client:
+        _, page = await prepare(client)
+    return page
+
+
+def measure_decode(page: bytes) -> dict[str, float]:
+    decoder = msgspec.json.Decoder(FineTuningJobList)
+    assert len(decoder.decode(page).data) == 100
+    number = 200
+    typed = min(timeit.repeat(lambda: decoder.decode(page), number=number, repeat=5)) / number
+    stdlib = min(timeit.repeat(lambda: json.loads(page), number=number, repeat=5)) / number
+    return {
+        "stdlib_us": stdlib * 1e6,
+        "client_us": typed * 1e6,
+        "ratio": typed / stdlib,
+        "bytes": len(page),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    process, url = start_emulator()
+    try:
+        get = asyncio.run(measure_get(url, args.requests, args.rounds))
+        decode = measure_decode(asyncio.run(page_bytes(url)))
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+    rows = [
+        {
+            "measure": "CPU per get (us)",
+            "baseline": "raw aiohttp + msgspec",
+            "baseline_value": round(get["raw_us"], 1),
+            "client_value": round(get["client_us"], 1),
+            "ratio": round(get["ratio"], 3),
+            "target": "<= 1.2",
+        },
+        {
+            "measure": f"decode 100-job page, {decode['bytes']:.0f} B (us)",
+            "baseline": "json.loads (untyped)",
+            "baseline_value": round(decode["stdlib_us"], 1),
+            "client_value": round(decode["client_us"], 1),
+            "ratio": round(decode["ratio"], 3),
+            "target": "-",
+        },
+    ]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    headers = list(rows[0])
+    widths = [max(len(h), *(len(str(r[h])) for r in rows)) for h in headers]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    for row in rows:
+        print("  ".join(str(row[h]).ljust(w) for h, w in zip(headers, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    main()
