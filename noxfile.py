@@ -33,10 +33,13 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks: print tables of ratios against baselines measured in the same run."""
+    """Benchmarks: print tables of ratios against baselines measured in the same run.
+
+    Each script takes its own options (``--help``); run it directly to pass them.
+    """
     session.install("-e", ".[bench]")
-    session.run("python", "benchmarks/bench_emulator.py", *session.posargs)
-    session.run("python", "benchmarks/bench_client.py", *session.posargs)
+    session.run("python", "benchmarks/bench_emulator.py")
+    session.run("python", "benchmarks/bench_client.py")
 
 
 @nox.session
