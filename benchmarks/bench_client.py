@@ -17,35 +17,19 @@ import argparse
 import asyncio
 import io
 import json
-import re
-import signal
 import statistics
-import subprocess
-import sys
 import time
 import timeit
 
 import aiohttp
 import msgspec
+from _support import Row, emulator_process, report
 
 from mistral_jobs_async import AsyncClient
 from mistral_jobs_async.models import FineTuningJob, FineTuningJobList
 
 KEY = "bench-key"
 LINE = b'{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n'
-
-
-def start_emulator() -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mistral_jobs_async", "emulator", "--port", "0", "--quiet",
-         "--speed", "0", "--seed", "1"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    match = re.search(r"(http://127\.0\.0\.1:\d+)", process.stdout.readline())
-    assert match, "the emulator did not start"
-    return process, match.group(1)
 
 
 async def prepare(client: AsyncClient) -> tuple[str, bytes]:
@@ -141,14 +125,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    process, url = start_emulator()
-    try:
+    with emulator_process("--seed", "1") as (_, url):
         get = asyncio.run(measure_get(url, args.requests, args.rounds))
         decode = measure_decode(asyncio.run(page_bytes(url)))
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=20)
-    rows = [
+    rows: list[Row] = [
         {
             "measure": "CPU per get (us)",
             "baseline": "raw aiohttp + msgspec",
@@ -166,15 +146,7 @@ def main() -> None:
             "target": "-",
         },
     ]
-    if args.json:
-        for row in rows:
-            print(json.dumps(row))
-        return
-    headers = list(rows[0])
-    widths = [max(len(h), *(len(str(r[h])) for r in rows)) for h in headers]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
-    for row in rows:
-        print("  ".join(str(row[h]).ljust(w) for h, w in zip(headers, widths, strict=True)))
+    report(rows, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -11,43 +11,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
+from _support import Row, emulator_process, report
 
 GOOD_LINE = (
     b'{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n'
 )
-
-
-def start_emulator() -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        # Frozen clock: the 10,000 jobs stay QUEUED, so both keys are measured on the same work.
-        [
-            sys.executable,
-            "-m",
-            "mistral_jobs_async",
-            "emulator",
-            "--port",
-            "0",
-            "--quiet",
-            "--speed",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    match = re.search(r"(http://127\.0\.0\.1:\d+)", process.stdout.readline())
-    assert match, "the emulator did not start"
-    return process, match.group(1)
 
 
 def rss_mib(pid: int) -> float:
@@ -96,9 +69,8 @@ async def rate(requests: int, concurrency: int, call: Callable[[int], Awaitable[
 
 
 async def main(jobs: int, requests: int, concurrency: int) -> list[dict[str, object]]:
-    process, url = start_emulator()
-    rows: list[dict[str, object]] = []
-    try:
+    rows: list[Row] = []
+    with emulator_process() as (process, url):
         connector = aiohttp.TCPConnector(limit=concurrency)
         async with aiohttp.ClientSession(connector=connector) as session:
             rss_empty = rss_mib(process.pid)
@@ -162,18 +134,7 @@ async def main(jobs: int, requests: int, concurrency: int) -> list[dict[str, obj
                     "ratio": round(rss_full / rss_empty, 3),
                 }
             )
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=20)
     return rows
-
-
-def print_table(rows: list[dict[str, object]]) -> None:
-    headers = list(rows[0])
-    widths = [max(len(h), *(len(str(r[h])) for r in rows)) for h in headers]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
-    for row in rows:
-        print("  ".join(str(row[h]).ljust(w) for h, w in zip(headers, widths, strict=True)))
 
 
 if __name__ == "__main__":
@@ -183,9 +144,4 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--json", action="store_true", help="one JSON object per row")
     args = parser.parse_args()
-    result = asyncio.run(main(args.jobs, args.requests, args.concurrency))
-    if args.json:
-        for row in result:
-            print(json.dumps(row))
-    else:
-        print_table(result)
+    report(asyncio.run(main(args.jobs, args.requests, args.concurrency)), as_json=args.json)

@@ -1,0 +1,45 @@
+"""What the benchmark scripts share: an emulator in its own process, and the output."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+Row = dict[str, object]
+
+
+@contextmanager
+def emulator_process(*options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``mistral-jobs emulator`` on a free loopback port, frozen clock, stopped on exit."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mistral_jobs_async", "emulator", "--port", "0", "--quiet",
+         "--speed", "0", *options],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        match = re.search(r"(http://127\.0\.0\.1:\d+)", process.stdout.readline())
+        assert match, "the emulator did not start"
+        yield process, match.group(1)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+
+
+def report(rows: list[Row], *, as_json: bool) -> None:
+    """Print rows as an aligned table, or one JSON object per line."""
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    headers = list(rows[0])
+    widths = [max(len(h), *(len(str(r[h])) for r in rows)) for h in headers]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    for row in rows:
+        print("  ".join(str(row[h]).ljust(w) for h, w in zip(headers, widths, strict=True)))
