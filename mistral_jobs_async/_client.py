@@ -44,6 +44,8 @@ class AsyncClient:
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("MISTRAL_API_KEY")
+        if key is not None and not isinstance(key, str):
+            raise ConfigurationError(f"api_key must be a string, not {type(key).__name__}")
         if not key or not key.strip():
             raise ConfigurationError(
                 "no API key: pass AsyncClient(api_key=...) or set MISTRAL_API_KEY"
@@ -52,6 +54,11 @@ class AsyncClient:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigurationError(f"base_url must be an http(s) URL, not {url!r}")
+        if parts.path.rstrip("/").endswith("/v1"):
+            raise ConfigurationError(
+                f"base_url is the service root, without /v1 (e.g. {DEFAULT_BASE_URL}), "
+                f"not {url!r}: the client adds /v1 where the API needs it"
+            )
         if not timeout > 0:
             raise ConfigurationError(f"timeout must be > 0 seconds, not {timeout!r}")
         policy = retry or RetryPolicy()
@@ -85,6 +92,8 @@ class AsyncClient:
         await self._http.aclose()
 
     async def __aenter__(self) -> AsyncClient:
+        if self._http.closed:
+            raise ConfigurationError("this AsyncClient is closed; create a new one")
         return self
 
     async def __aexit__(

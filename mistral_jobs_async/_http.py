@@ -224,7 +224,9 @@ class HttpClient:
             raise RequestTimeoutError("no answer in time", method=method, url=url) from None
         except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
             raise IncompleteResponseError(
-                f"connection broke before the answer was complete: {exc}", method=method, url=url
+                f"the connection broke before the whole answer arrived ({type(exc).__name__})",
+                method=method,
+                url=url,
             ) from None
         except aiohttp.ClientError as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}", method=method, url=url) from None
@@ -242,7 +244,8 @@ class HttpClient:
             return decoder.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ResponseDecodeError(
-                f"unexpected answer to {method} {url} (HTTP {status}): {exc}",
+                f"the answer to {method} {url} (HTTP {status}) is not the JSON the API "
+                f"promises: {exc}",
                 status_code=status,
                 request_id=request_id,
             ) from None

@@ -84,7 +84,7 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
-            raise ConfigurationError("max_retries must be >= 0")
+            raise ConfigurationError(f"max_retries must be >= 0, not {self.max_retries}")
         if self.backoff_initial < 0 or self.backoff_max < 0 or self.retry_after_max < 0:
             raise ConfigurationError("backoff and retry_after bounds must be >= 0")
 
@@ -177,5 +177,9 @@ async def call_with_retries(
         before_sleep=before_sleep,
         reraise=True,
     )
-    result: T = await retrying(attempt)
+    try:
+        result: T = await retrying(attempt)
+    except MistralJobsError as exc:
+        # The error says all there is to say; tenacity's frames would only bury it.
+        raise exc.with_traceback(None) from None
     return result

@@ -367,3 +367,14 @@ async def test_unknown_status_from_the_server_decodes(emu: Emulator, client: Asy
     got = await client.fine_tuning.jobs.get(job.id)
     assert got.status == "PAUSED_FOR_REVIEW"
     assert not got.is_terminal
+
+
+async def test_retried_errors_have_short_tracebacks(emu: Emulator, client: AsyncClient) -> None:
+    """After retries the raised error's traceback does not run through tenacity."""
+    import traceback
+
+    emu.inject(Fault.http(503))
+    with pytest.raises(ServerError) as caught:
+        await client.fine_tuning.jobs.list()
+    frames = "".join(traceback.format_tb(caught.value.__traceback__))
+    assert "tenacity" not in frames

@@ -280,3 +280,28 @@ async def test_closed_client_refuses_work(emu: Emulator) -> None:
         assert not session.closed
         with pytest.raises(ConfigurationError, match="closed"):
             await client.fine_tuning.jobs.list()
+
+
+async def test_text_mode_upload_is_refused(tmp_path: Path, client: AsyncClient) -> None:
+    """A file opened in text mode is an InvalidRequestError, not a transport failure."""
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(GOOD_JSONL)
+    with path.open() as text, pytest.raises(InvalidRequestError, match="binary"):
+        await client.files.upload(text)  # type: ignore[arg-type]
+
+
+def test_more_configuration_mistakes() -> None:
+    """A non-string key and a base URL that already ends in /v1 are refused at once."""
+    with pytest.raises(ConfigurationError, match="string"):
+        AsyncClient(123)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="/v1"):
+        AsyncClient("k", base_url="https://api.mistral.ai/v1/")
+
+
+async def test_closed_client_cannot_be_reentered(emu: Emulator) -> None:
+    """Entering a closed client fails at once."""
+    client = AsyncClient(KEY_A, base_url=emu.url)
+    await client.aclose()
+    with pytest.raises(ConfigurationError, match="closed"):
+        async with client:
+            pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import IO
@@ -21,6 +22,11 @@ _PATH = "/v1/files"
 _file = msgspec.json.Decoder(File)
 _file_list = msgspec.json.Decoder(FileList)
 _deleted = msgspec.json.Decoder(DeletedFile)
+
+
+def _is_text(file: object) -> bool:
+    """Whether a file object yields str (a common slip: ``open(path)`` without ``"rb"``)."""
+    return isinstance(file, io.TextIOBase) or "b" not in str(getattr(file, "mode", "b"))
 
 
 class Files:
@@ -46,6 +52,8 @@ class Files:
             if not await anyio.Path(path).is_file():
                 raise InvalidRequestError("file", f"{str(path)!r} is not a readable file")
             name = filename or path.name
+        elif _is_text(file):
+            raise InvalidRequestError("file", "open the file in binary mode ('rb'), not text mode")
         elif hasattr(file, "read"):
             name = filename or Path(str(getattr(file, "name", "") or "upload.jsonl")).name
         else:
