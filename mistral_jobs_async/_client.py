@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from types import TracebackType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import aiohttp
 
 from mistral_jobs_async._exceptions import ConfigurationError
 from mistral_jobs_async._http import HttpClient
@@ -15,6 +14,9 @@ from mistral_jobs_async._retry import RetryPolicy
 from mistral_jobs_async.resources.files import Files
 from mistral_jobs_async.resources.fine_tuning import FineTuning
 from mistral_jobs_async.resources.forge import Forge
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncClient"]
 
@@ -50,7 +52,12 @@ class AsyncClient:
             raise ConfigurationError(
                 "no API key: pass AsyncClient(api_key=...) or set MISTRAL_API_KEY"
             )
+        if not all(33 <= ord(char) < 127 for char in key.strip()):
+            # Said without the key: a control character or space is a copy-paste accident.
+            raise ConfigurationError("the API key holds spaces or non-printable characters")
         url = base_url or os.environ.get("MISTRAL_BASE_URL") or DEFAULT_BASE_URL
+        if not isinstance(url, str):
+            raise ConfigurationError(f"base_url must be a string, not {type(url).__name__}")
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigurationError(f"base_url must be an http(s) URL, not {url!r}")
@@ -59,8 +66,12 @@ class AsyncClient:
                 f"base_url is the service root, without /v1 (e.g. {DEFAULT_BASE_URL}), "
                 f"not {url!r}: the client adds /v1 where the API needs it"
             )
-        if not timeout > 0:
-            raise ConfigurationError(f"timeout must be > 0 seconds, not {timeout!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ConfigurationError(f"timeout must be a number > 0 (seconds), not {timeout!r}")
+        if max_retries is not None and (
+            isinstance(max_retries, bool) or not isinstance(max_retries, int)
+        ):
+            raise ConfigurationError(f"max_retries must be an int, not {max_retries!r}")
         policy = retry or RetryPolicy()
         if max_retries is not None:
             policy = replace(policy, max_retries=max_retries)

@@ -23,6 +23,7 @@ from mistral_jobs_async._exceptions import (
     ConfigurationError,
     ConnectError,
     IncompleteResponseError,
+    InvalidRequestError,
     RequestTimeoutError,
     ResponseDecodeError,
     TransportError,
@@ -38,6 +39,15 @@ logger = logging.getLogger("mistral_jobs_async")
 _USER_AGENT = f"mistral-jobs-async/{__version__}"
 _REQUEST_ID_HEADERS = ("x-request-id", "mistral-correlation-id", "x-kong-request-id")
 _ERROR_BODY_SNIPPET = 300
+
+
+class _Secret(str):
+    """A header value whose repr hides it (tracebacks that show locals, debuggers, Sentry)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<redacted>'"
 
 
 class _ErrorBody(msgspec.Struct):
@@ -64,7 +74,7 @@ class Upload:
         self.filename = filename
         self.fields = fields
         self._start: int | None = None
-        if not isinstance(source, (str, os.PathLike)) and source.seekable():
+        if not isinstance(source, (str, os.PathLike)) and getattr(source, "seekable", bool)():
             self._start = source.tell()
 
     @property
@@ -75,7 +85,12 @@ class Upload:
     def open(self) -> tuple[IO[bytes] | io.RawIOBase, bool]:
         """The stream to send from its start, and whether to close it afterwards."""
         if isinstance(self.source, (str, os.PathLike)):
-            return Path(self.source).open("rb"), True
+            try:
+                return Path(self.source).open("rb"), True
+            except OSError as exc:
+                raise InvalidRequestError(
+                    "file", f"cannot read {self.source}: {exc.strerror}"
+                ) from None
         if self._start is not None:
             self.source.seek(self._start)
         # aiohttp closes what it sends; the caller's stream must stay open for the caller.
@@ -123,7 +138,7 @@ class HttpClient:
         session: aiohttp.ClientSession | None,
     ) -> None:
         self._headers = {
-            "Authorization": f"Bearer {api_key}",
+            "Authorization": _Secret(f"Bearer {api_key}"),
             "Accept": "application/json",
             "User-Agent": _USER_AGENT,
         }
@@ -166,15 +181,17 @@ class HttpClient:
         idempotent: bool | None = None,
     ) -> T:
         """Send ``method path`` with retries and decode the answer with ``decoder``."""
-        session = self._get_session()
+        self._get_session()  # a closed client fails before anything else
         url = self.base_url + path
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "DELETE", "PUT", "OPTIONS")
 
         async def attempt() -> T:
+            # Looked up per attempt: the client may be closed while a retry waits.
             return await self._send(
-                session, method, url, decoder, params=params, json=json, upload=upload
-            )
+                self._get_session(), method, url, decoder, params=params, json=json,
+                upload=upload,
+            )  # fmt: skip
 
         policy = self.retry
         if upload is not None and not upload.repeatable:
@@ -209,30 +226,42 @@ class HttpClient:
             form.add_field("file", stream, filename=upload.filename)
             data = form
             timeout = self._upload_timeout
+        # Errors are raised after the ``except`` blocks, so that no aiohttp exception (whose
+        # request_info holds the Authorization header) stays chained as ``__context__``.
+        failure: TransportError | None = None
         try:
             async with session.request(
-                method, url, params=params, data=data, headers=headers, timeout=timeout
-            ) as response:
+                method, url, params=params, data=data, headers=headers, timeout=timeout,
+                raise_for_status=False,
+            ) as response:  # fmt: skip
                 body = await response.read()
                 status = response.status
                 response_headers = response.headers
         except aiohttp.ClientConnectorError as exc:
-            raise ConnectError(
-                f"cannot connect: {exc.os_error or exc}", method=method, url=url
-            ) from None
+            reason = exc.os_error or exc
+            failure = ConnectError(f"cannot connect: {reason}", method=method, url=url)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-            raise RequestTimeoutError("no answer in time", method=method, url=url) from None
+            failure = RequestTimeoutError("no answer in time", method=method, url=url)
         except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
-            raise IncompleteResponseError(
+            failure = IncompleteResponseError(
                 f"the connection broke before the whole answer arrived ({type(exc).__name__})",
                 method=method,
                 url=url,
-            ) from None
+            )
         except aiohttp.ClientError as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc}", method=method, url=url) from None
+            # str() of an aiohttp error names the URL and status, never the headers.
+            failure = TransportError(f"{type(exc).__name__}: {exc}", method=method, url=url)
+        except RuntimeError:  # aiohttp: "Session is closed" (a caller's session)
+            if session.closed:
+                raise ConfigurationError(
+                    "the aiohttp session of the AsyncClient is closed"
+                ) from None
+            raise
         finally:
             if to_close is not None:
                 to_close.close()
+        if failure is not None:
+            raise failure
         request_id = next(
             (response_headers[h] for h in _REQUEST_ID_HEADERS if h in response_headers), None
         )

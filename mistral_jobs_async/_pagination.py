@@ -46,8 +46,11 @@ class AsyncPager(Generic[T]):
     """``await pager`` gives the requested page; ``async for item in pager`` gives every item.
 
     Iteration starts at the requested page and walks the pages until ``total`` is reached or a
-    page comes back empty. Lists are newest first, so a job created during the walk pushes the
-    others one place back; an item seen on an earlier page is not yielded twice.
+    page comes back short. Lists are newest first, so a job created during the walk pushes the
+    others one place back; an item seen on an earlier page is not yielded twice. (An item
+    deleted during the walk pulls the others forward, so one may be missed.) The walk also
+    stops on a page with nothing new, and after twice the pages the first total called for.
+    ``AsyncPager`` is not a coroutine: ``await`` it, don't hand it to ``create_task``.
     """
 
     def __init__(
@@ -63,15 +66,22 @@ class AsyncPager(Generic[T]):
     async def __aiter__(self) -> AsyncIterator[T]:
         seen: set[str] = set()
         page = self._page
+        limit: int | None = None
         while True:
             result = await self._fetch(page, self._page_size)
-            for item in result.data:
-                if item.id not in seen:
-                    seen.add(item.id)
-                    yield item
-            if not result.has_more:
-                return
+            fresh = [item for item in result.data if item.id not in seen]
+            for item in fresh:
+                seen.add(item.id)
+                yield item
+            if limit is None:
+                # Enough pages for the total first announced, twice over for jobs created
+                # meanwhile: a server whose total keeps growing cannot keep us walking forever.
+                limit = page + 2 * -(-result.total // self._page_size) + 2
             page += 1
+            # A short or empty page is the last one; a page of nothing new means the server
+            # ignores ``page`` (or repeats itself): stop rather than loop.
+            if not result.has_more or not fresh or page >= limit:
+                return
 
     async def all(self) -> list[T]:
         """Every item, as a list."""

@@ -15,7 +15,8 @@ There is no idempotency key in the API, so a POST that may have reached the serv
 sent twice: a create must not make two jobs.
 
 The wait before a retry is the server's ``Retry-After`` when it sent one (seconds or an HTTP
-date, capped at ``retry_after_max``), else an exponential backoff with full jitter:
+date); a hint longer than ``retry_after_max`` is not waited for: the error is raised at once,
+carrying it. Without a hint the wait is an exponential backoff with full jitter:
 ``uniform(0, min(backoff_max, backoff_initial * 2**n))``. Each request builds its own tenacity
 state (concurrent requests never share one), only our own error types are retried (never a
 cancellation), and ``sleep`` and ``clock`` are injectable so tests run in no time.
@@ -26,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -91,7 +93,7 @@ class RetryPolicy:
     def wait_for(self, exc: BaseException, retry_number: int) -> float:
         """Seconds to wait before retry ``retry_number`` (1-based) after ``exc``."""
         if isinstance(exc, APIStatusError) and exc.retry_after is not None:
-            return min(max(exc.retry_after, 0.0), self.retry_after_max)
+            return max(exc.retry_after, 0.0)
         ceiling = min(self.backoff_max, self.backoff_initial * 2 ** (retry_number - 1))
         return self.jitter(0.0, ceiling)
 
@@ -101,22 +103,28 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
     if value is None:
         return None
     value = value.strip()
-    try:
+    if _SECONDS.fullmatch(value):
         seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        return max(0.0, when.timestamp() - now())
-    return None if math.isnan(seconds) else max(0.0, seconds)
+        return seconds if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - now())
 
 
-def should_retry(exc: BaseException, *, idempotent: bool) -> bool:
+_SECONDS = re.compile(r"\d{1,12}(?:\.\d+)?")
+
+
+def should_retry(
+    exc: BaseException, *, idempotent: bool, retry_after_max: float = DEFAULT_RETRY_AFTER_MAX
+) -> bool:
     """Whether ``exc`` is worth another attempt (see the table in this module's docstring)."""
     if isinstance(exc, ConnectError):
         return True
     if isinstance(exc, APIStatusError):
+        if exc.retry_after is not None and exc.retry_after > retry_after_max:
+            return False  # longer than we may wait: raise now, with the server's hint
         if exc.status_code == 429:
             return True
         if exc.status_code == 503 and exc.retry_after is not None:
@@ -140,10 +148,14 @@ async def call_with_retries(
     costs more CPU than the rest of the client's work on a request. Only after a retryable
     failure does a tenacity loop, built for this request alone, take over the retries.
     """
+
+    def retryable(exc: BaseException) -> bool:
+        return should_retry(exc, idempotent=idempotent, retry_after_max=policy.retry_after_max)
+
     try:
         return await attempt()
     except MistralJobsError as exc:
-        if policy.max_retries == 0 or not should_retry(exc, idempotent=idempotent):
+        if policy.max_retries == 0 or not retryable(exc):
             raise
         first = exc
 
@@ -172,7 +184,7 @@ async def call_with_retries(
     retrying = AsyncRetrying(
         stop=stop_after_attempt(policy.max_retries),
         wait=wait,
-        retry=retry_if_exception(lambda exc: should_retry(exc, idempotent=idempotent)),
+        retry=retry_if_exception(retryable),
         sleep=policy.sleep,
         before_sleep=before_sleep,
         reraise=True,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal, TypeVar
-from urllib.parse import quote
 
 import msgspec
 from msgspec import Meta, Struct
@@ -21,7 +20,9 @@ __all__ = [
     "CreateFineTuningJob",
     "CreateTrainingJob",
     "check",
+    "check_list",
     "check_page",
+    "check_text",
     "item_path",
     "to_payload",
 ]
@@ -140,9 +141,30 @@ def item_path(collection: str, name: str, value: object) -> str:
     """``collection/<id>`` for a job or file id: a non-empty string, quoted for the URL."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequestError(name, f"must be a non-empty string, not {value!r}")
-    if "/" in value or "?" in value or "#" in value:
+    if not _ID.fullmatch(value):
         raise InvalidRequestError(name, f"{value!r} is not an id")
-    return f"{collection}/{quote(value, safe='')}"
+    return f"{collection}/{value}"
+
+
+# Ids are UUIDs today; letters, digits, '-', '_' and inner '.' or ':' stay possible, but nothing
+# that could change the URL's path ('/', '.', '..', '?', '#', '%').
+_ID = re.compile(r"[A-Za-z0-9_-]+(?:[.:][A-Za-z0-9_-]+)*")
+
+
+def check_text(name: str, value: object) -> str | None:
+    """An optional string parameter (a list filter, a form field)."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequestError(name, f"must be a string, not {type(value).__name__}")
+    return value
+
+
+def check_list(name: str, value: object) -> list[Any] | None:
+    """An optional list parameter: a list or tuple (a lone string is a common slip)."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise InvalidRequestError(name, f"must be a list, not {type(value).__name__}")
+    return list(value)
 
 
 def to_payload(value: object) -> Any:

@@ -156,13 +156,17 @@ async def test_retry_after_seconds_is_honoured(
 async def test_retry_after_http_date_uses_the_injected_clock(
     emu: Emulator, sleeps: SleepRecorder
 ) -> None:
-    """An HTTP-date Retry-After is turned into seconds with the policy's clock, and capped."""
+    """An HTTP-date Retry-After becomes seconds by the policy's clock; one over the cap raises."""
     emu.inject(Fault.http(429, retry_after=120, retry_after_http_date=True, times=1))
     frozen = time.time()
     policy = RetryPolicy(sleep=sleeps, clock=lambda: frozen, retry_after_max=60)
     async with AsyncClient(KEY_A, base_url=emu.url, retry=policy) as client:
-        await client.fine_tuning.jobs.list()
-    assert sleeps.delays == [60.0]
+        with pytest.raises(RateLimitError) as caught:
+            await client.fine_tuning.jobs.list()
+    assert caught.value.retry_after is not None
+    assert 110 <= caught.value.retry_after <= 121
+    assert sleeps.delays == []
+    assert emu.request_count() == 1
     emu.inject(Fault.http(429, retry_after=30, retry_after_http_date=True, times=1))
     policy = RetryPolicy(sleep=sleeps, clock=lambda: frozen)
     async with AsyncClient(KEY_A, base_url=emu.url, retry=policy) as client:

@@ -56,4 +56,4 @@ class Page(Generic[T]):
     @property
     def has_more(self) -> bool:
         """Whether pages after this one hold more items."""
-        return (self.page + 1) * self.page_size < self.total and bool(self.data)
+        return (self.page + 1) * self.page_size < self.total and len(self.data) >= self.page_size

@@ -13,7 +13,7 @@ import msgspec
 from mistral_jobs_async._exceptions import InvalidRequestError
 from mistral_jobs_async._http import HttpClient, Upload
 from mistral_jobs_async._pagination import AsyncPager, list_pages
-from mistral_jobs_async._validation import item_path
+from mistral_jobs_async._validation import check_text, item_path
 from mistral_jobs_async.models.files import DeletedFile, File, FileList
 
 __all__ = ["Files"]
@@ -26,7 +26,10 @@ _deleted = msgspec.json.Decoder(DeletedFile)
 
 def _is_text(file: object) -> bool:
     """Whether a file object yields str (a common slip: ``open(path)`` without ``"rb"``)."""
-    return isinstance(file, io.TextIOBase) or "b" not in str(getattr(file, "mode", "b"))
+    if isinstance(file, io.TextIOBase):
+        return True
+    read = getattr(file, "read", None)
+    return callable(read) and isinstance(read(0), str)
 
 
 class Files:
@@ -47,6 +50,8 @@ class Files:
         The content is never read into memory whole. A path is reopened, and a seekable
         stream rewound, if the upload is retried; a stream that cannot be rewound is sent once.
         """
+        check_text("filename", filename)
+        check_text("purpose", purpose)
         if isinstance(file, (str, os.PathLike)):
             path = Path(file)
             if not await anyio.Path(path).is_file():

@@ -11,7 +11,14 @@ import msgspec
 from mistral_jobs_async._exceptions import InvalidRequestError
 from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._pagination import AsyncPager, list_pages
-from mistral_jobs_async._validation import CreateFineTuningJob, check, item_path, to_payload
+from mistral_jobs_async._validation import (
+    CreateFineTuningJob,
+    check,
+    check_list,
+    check_text,
+    item_path,
+    to_payload,
+)
 from mistral_jobs_async.models.fine_tuning import (
     FineTuningJob,
     FineTuningJobList,
@@ -39,6 +46,20 @@ def _timestamp(name: str, value: datetime | str | None) -> str | None:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _flag(name: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise InvalidRequestError(name, f"must be a bool, not {type(value).__name__}")
+    return "true" if value else "false"
+
+
+def _integration(value: object) -> Any:
+    """An integration as JSON, ``type`` filled in (the one type there is: wandb)."""
+    payload = to_payload(value)
+    return {"type": "wandb", **payload} if isinstance(payload, Mapping) else payload
+
+
 class FineTuningJobs:
     """The fine-tuning jobs of the client's organisation."""
 
@@ -62,21 +83,21 @@ class FineTuningJobs:
         ``auto_start`` left unset takes the service's default (false): the job then waits in
         VALIDATED until :meth:`start`. Never retried once it may have reached the server.
         """
-        if isinstance(training_files, (str, bytes)):
-            raise InvalidRequestError("training_files", "must be a list of file ids")
+        files = check_list("training_files", training_files) or []
+        integration_list = check_list("integrations", integrations)
         payload: dict[str, Any] = {
             "model": model,
             "training_files": [
-                {"file_id": f} if isinstance(f, str) else to_payload(f) for f in training_files
+                {"file_id": f} if isinstance(f, str) else to_payload(f) for f in files
             ],
         }
         optional = {
-            "validation_files": list(validation_files) if validation_files is not None else None,
+            "validation_files": check_list("validation_files", validation_files),
             "hyperparameters": to_payload(hyperparameters),
             "suffix": suffix,
             "auto_start": auto_start,
             "integrations": (
-                [{"type": "wandb", **to_payload(i)} for i in integrations] if integrations else None
+                [_integration(i) for i in integration_list] if integration_list else None
             ),
             "job_type": job_type,
         }
@@ -100,14 +121,14 @@ class FineTuningJobs:
     ) -> AsyncPager[FineTuningJob]:
         """Jobs, newest first: ``await`` it for one page, ``async for`` over it for all."""
         filters = {
-            "model": model,
-            "status": status,
+            "model": check_text("model", model),
+            "status": check_text("status", status),
             "created_after": _timestamp("created_after", created_after),
             "created_before": _timestamp("created_before", created_before),
-            "created_by_me": None if created_by_me is None else str(created_by_me).lower(),
-            "suffix": suffix,
-            "wandb_project": wandb_project,
-            "wandb_name": wandb_name,
+            "created_by_me": _flag("created_by_me", created_by_me),
+            "suffix": check_text("suffix", suffix),
+            "wandb_project": check_text("wandb_project", wandb_project),
+            "wandb_name": check_text("wandb_name", wandb_name),
         }
         params = {k: v for k, v in filters.items() if v is not None}
         return list_pages(

@@ -9,7 +9,13 @@ import msgspec
 
 from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._pagination import AsyncPager, list_pages
-from mistral_jobs_async._validation import CreateTrainingJob, check, item_path, to_payload
+from mistral_jobs_async._validation import (
+    CreateTrainingJob,
+    check,
+    check_list,
+    item_path,
+    to_payload,
+)
 from mistral_jobs_async.models.forge import (
     ForgeHyperparameters,
     ModelConfig,
@@ -46,7 +52,7 @@ class ForgeJobs:
         """
         payload: dict[str, Any] = {"job_type": job_type, "model_config": to_payload(model_config)}
         optional = {
-            "dataset_ids": list(dataset_ids) if dataset_ids is not None else None,
+            "dataset_ids": check_list("dataset_ids", dataset_ids),
             "hyperparameters": to_payload(hyperparameters),
             "auto_start": auto_start,
         }
