@@ -30,10 +30,13 @@ from mistral_jobs_async._exceptions import (
     status_error,
 )
 from mistral_jobs_async._retry import RetryPolicy, call_with_retries, parse_retry_after
+from mistral_jobs_async.models._common import Error
 
-__all__ = ["HttpClient", "Upload"]
+__all__ = ["BinaryStream", "HttpClient", "Upload"]
 
 T = TypeVar("T")
+#: What ``files.upload`` streams from: an open binary file, or any buffered or raw byte stream.
+BinaryStream = IO[bytes] | io.BufferedIOBase | io.RawIOBase
 logger = logging.getLogger("mistral_jobs_async")
 
 _USER_AGENT = f"mistral-jobs-async/{__version__}"
@@ -50,14 +53,7 @@ class _Secret(str):
         return "'<redacted>'"
 
 
-class _ErrorBody(msgspec.Struct):
-    message: Any = None
-    detail: Any = None
-    type: str | None = None
-    code: int | str | None = None
-
-
-_error_decoder = msgspec.json.Decoder(_ErrorBody)
+_error_decoder = msgspec.json.Decoder(Error)
 
 
 class Upload:
@@ -68,7 +64,10 @@ class Upload:
     """
 
     def __init__(
-        self, source: str | os.PathLike[str] | IO[bytes], filename: str, fields: Mapping[str, str]
+        self,
+        source: str | os.PathLike[str] | BinaryStream,
+        filename: str,
+        fields: Mapping[str, str],
     ) -> None:
         self.source = source
         self.filename = filename
@@ -100,7 +99,7 @@ class Upload:
 class _Borrowed(io.RawIOBase):
     """A read-only view of a caller's stream whose ``close`` leaves the stream open."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: BinaryStream) -> None:
         super().__init__()
         self._stream = stream
 
@@ -113,7 +112,12 @@ class _Borrowed(io.RawIOBase):
         return len(data)
 
     def fileno(self) -> int:
-        return self._stream.fileno()
+        # aiohttp sizes a body by fstat(fileno()): right for a plain file, wrong for a stream
+        # that decodes one (gzip, zip members), whose descriptor is the compressed file.
+        # Those are sent without a length (chunked) instead.
+        if isinstance(self._stream, (io.FileIO, io.BufferedReader, io.BufferedRandom)):
+            return self._stream.fileno()
+        raise io.UnsupportedOperation("fileno")
 
     def seekable(self) -> bool:
         return self._stream.seekable()

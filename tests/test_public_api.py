@@ -7,7 +7,9 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("module", ["mistral_jobs_async", "mistral_jobs_async.emulator"])
+@pytest.mark.parametrize(
+    "module", ["mistral_jobs_async", "mistral_jobs_async.emulator", "mistral_jobs_async.models"]
+)
 def test_all_is_sorted_and_importable(module: str) -> None:
     """Every public module lists its names, sorted, and each exists."""
     mod = importlib.import_module(module)

@@ -1,5 +1,8 @@
 """msgspec models of the Fine-Tuning, Forge and Files APIs, and the status constants.
 
+``CreateFineTuningJobRequest`` and ``CreateTrainingJobRequest`` are the create bodies with the
+spec's bounds: the client checks parameters against them before it sends anything.
+
 Every answer model is forward compatible: unknown fields are ignored, any status or job type
 string decodes and is kept as is (an unknown one is never mistaken for a known one), and
 fields the real service sends as null or leaves out are optional.
@@ -7,9 +10,12 @@ fields the real service sends as null or leaves out are optional.
 
 from __future__ import annotations
 
+from mistral_jobs_async._validation import CreateFineTuningJob as CreateFineTuningJobRequest
+from mistral_jobs_async._validation import CreateTrainingJob as CreateTrainingJobRequest
 from mistral_jobs_async.models._common import (
     Checkpoint,
     CheckpointMetrics,
+    Error,
     Event,
     ListAnswer,
     Page,
@@ -45,7 +51,10 @@ __all__ = [
     "FORGE_TERMINAL",
     "Checkpoint",
     "CheckpointMetrics",
+    "CreateFineTuningJobRequest",
+    "CreateTrainingJobRequest",
     "DeletedFile",
+    "Error",
     "Event",
     "File",
     "FileList",

@@ -7,9 +7,18 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-__all__ = ["Checkpoint", "CheckpointMetrics", "Event", "ListAnswer", "Page"]
+__all__ = ["Checkpoint", "CheckpointMetrics", "Error", "Event", "ListAnswer", "Page"]
 
 T = TypeVar("T")
+
+
+class Error(msgspec.Struct, kw_only=True):
+    """The spec's error body; ``detail`` is what some gateways send instead of ``message``."""
+
+    message: Any = None
+    type: str | None = None
+    code: int | str | None = None
+    detail: Any = None
 
 
 class Event(msgspec.Struct, kw_only=True):

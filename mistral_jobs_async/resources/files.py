@@ -5,13 +5,12 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import IO
 
 import anyio
 import msgspec
 
 from mistral_jobs_async._exceptions import InvalidRequestError
-from mistral_jobs_async._http import HttpClient, Upload
+from mistral_jobs_async._http import BinaryStream, HttpClient, Upload
 from mistral_jobs_async._pagination import AsyncPager, list_pages
 from mistral_jobs_async._validation import check_text, item_path
 from mistral_jobs_async.models.files import DeletedFile, File, FileList
@@ -40,7 +39,7 @@ class Files:
 
     async def upload(
         self,
-        file: str | os.PathLike[str] | IO[bytes],
+        file: str | os.PathLike[str] | BinaryStream,
         *,
         filename: str | None = None,
         purpose: str = "fine-tune",
