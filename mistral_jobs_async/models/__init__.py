@@ -17,6 +17,7 @@ from mistral_jobs_async.models._common import (
     CheckpointMetrics,
     Error,
     Event,
+    JobBase,
     ListAnswer,
     Page,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "ForgeHyperparameters",
     "ForgeStatus",
     "Hyperparameters",
+    "JobBase",
     "JobMetadata",
     "ListAnswer",
     "ModelConfig",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
-__all__ = ["Checkpoint", "CheckpointMetrics", "Error", "Event", "ListAnswer", "Page"]
+__all__ = ["Checkpoint", "CheckpointMetrics", "Error", "Event", "JobBase", "ListAnswer", "Page"]
 
 T = TypeVar("T")
 
@@ -51,6 +51,30 @@ class ListAnswer(msgspec.Struct, Generic[T], kw_only=True):
     data: list[T] = msgspec.field(default_factory=list)
     total: int = 0
     object: str | None = None
+
+
+class JobBase(msgspec.Struct, kw_only=True):
+    """What jobs of both APIs have: id, status, and (detailed answers) events and checkpoints."""
+
+    id: str
+    status: str
+    events: list[Event] | None = None
+    checkpoints: list[Checkpoint] | None = None
+
+    #: The statuses after which the job never changes (set by each API's job class).
+    TERMINAL: ClassVar[frozenset[str]] = frozenset()
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the job is in its API's terminal set (an unknown status never is)."""
+        return self.status in self.TERMINAL
+
+    @property
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint with the highest step, if the answer carried any."""
+        if not self.checkpoints:
+            return None
+        return max(self.checkpoints, key=lambda c: c.step_number or 0)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import ClassVar, Final
 
 import msgspec
 
-from mistral_jobs_async.models._common import Checkpoint, Event, ListAnswer
+from mistral_jobs_async.models._common import JobBase, ListAnswer
 
 __all__ = [
     "FINE_TUNING_STATUSES",
@@ -89,11 +89,9 @@ class JobMetadata(msgspec.Struct, kw_only=True):
     estimated_start_time: int | None = None
 
 
-class FineTuningJob(msgspec.Struct, kw_only=True):
+class FineTuningJob(JobBase, kw_only=True):
     """A fine-tuning job; ``events`` and ``checkpoints`` are set on get, start and cancel."""
 
-    id: str
-    status: str
     model: str | None = None
     auto_start: bool | None = None
     job_type: str | None = None
@@ -108,20 +106,8 @@ class FineTuningJob(msgspec.Struct, kw_only=True):
     trained_tokens: int | None = None
     metadata: JobMetadata | None = None
     object: str | None = None
-    events: list[Event] | None = None
-    checkpoints: list[Checkpoint] | None = None
 
-    @property
-    def is_terminal(self) -> bool:
-        """Whether the job ended (SUCCESS, FAILED, FAILED_VALIDATION or CANCELLED)."""
-        return self.status in FINE_TUNING_TERMINAL
-
-    @property
-    def latest_checkpoint(self) -> Checkpoint | None:
-        """The checkpoint with the highest step, if the answer carried any."""
-        if not self.checkpoints:
-            return None
-        return max(self.checkpoints, key=lambda c: c.step_number or 0)
+    TERMINAL: ClassVar[frozenset[str]] = FINE_TUNING_TERMINAL
 
 
 #: The answer of the list endpoint.

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import ClassVar, Final
 
 import msgspec
 
-from mistral_jobs_async.models._common import Checkpoint, Event, ListAnswer
+from mistral_jobs_async.models._common import JobBase, ListAnswer
 
 __all__ = [
     "FORGE_JOB_TYPES",
@@ -61,11 +61,9 @@ class ForgeHyperparameters(msgspec.Struct, kw_only=True, omit_defaults=True):
     warmup_steps: int | None = None
 
 
-class TrainingJob(msgspec.Struct, kw_only=True):
+class TrainingJob(JobBase, kw_only=True):
     """A Forge training job."""
 
-    id: str
-    status: str
     job_type: str | None = None
     model_config: ModelConfig | None = None
     hyperparameters: ForgeHyperparameters | None = None
@@ -74,20 +72,8 @@ class TrainingJob(msgspec.Struct, kw_only=True):
     output_model: str | None = None
     auto_start: bool | None = None
     dataset_ids: list[str] | None = None
-    events: list[Event] | None = None
-    checkpoints: list[Checkpoint] | None = None
 
-    @property
-    def is_terminal(self) -> bool:
-        """Whether the job ended (SUCCESS, FAILED or CANCELLED)."""
-        return self.status in FORGE_TERMINAL
-
-    @property
-    def latest_checkpoint(self) -> Checkpoint | None:
-        """The checkpoint with the highest step, if the answer carried any."""
-        if not self.checkpoints:
-            return None
-        return max(self.checkpoints, key=lambda c: c.step_number or 0)
+    TERMINAL: ClassVar[frozenset[str]] = FORGE_TERMINAL
 
 
 #: The answer of the list endpoint.
