@@ -29,6 +29,7 @@ from mistral_jobs_async._exceptions import (
     ServerError,
     TransportError,
     UnprocessableEntityError,
+    WaitTimeoutError,
 )
 from mistral_jobs_async._pagination import AsyncPager
 from mistral_jobs_async._retry import RetryPolicy
@@ -68,5 +69,6 @@ __all__ = [
     "ServerError",
     "TransportError",
     "UnprocessableEntityError",
+    "WaitTimeoutError",
     "__version__",
 ]

@@ -11,6 +11,7 @@ Every error the library raises derives from :class:`MistralJobsError`::
     │   ├── RequestTimeoutError      no answer in time
     │   └── IncompleteResponseError  the connection broke while the answer came
     ├── ResponseDecodeError          an answer that is not the JSON the API promises
+    ├── WaitTimeoutError             ``wait(timeout=...)`` ran out (also a TimeoutError)
     └── APIStatusError               the server answered with an error status
         ├── BadRequestError          400
         ├── AuthenticationError      401
@@ -46,6 +47,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "UnprocessableEntityError",
+    "WaitTimeoutError",
     "status_error",
 ]
 
@@ -98,6 +100,15 @@ class ResponseDecodeError(MistralJobsError):
         super().__init__(message)
         self.status_code = status_code
         self.request_id = request_id
+
+
+class WaitTimeoutError(MistralJobsError, TimeoutError):
+    """Raised when ``jobs.wait(job_id, timeout=...)`` ends before the job (which keeps running)."""
+
+    def __init__(self, message: str, *, job_id: str, last_status: str | None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.last_status = last_status
 
 
 class APIStatusError(MistralJobsError):

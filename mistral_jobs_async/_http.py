@@ -183,6 +183,7 @@ class HttpClient:
         json: bytes | None = None,
         upload: Upload | None = None,
         idempotent: bool | None = None,
+        retry: RetryPolicy | None = None,
     ) -> T:
         """Send ``method path`` with retries and decode the answer with ``decoder``."""
         self._get_session()  # a closed client fails before anything else
@@ -197,7 +198,7 @@ class HttpClient:
                 upload=upload,
             )  # fmt: skip
 
-        policy = self.retry
+        policy = retry or self.retry
         if upload is not None and not upload.repeatable:
             policy = replace(policy, max_retries=0)
         return await call_with_retries(

@@ -80,6 +80,8 @@ class RetryPolicy:
     backoff_initial: float = DEFAULT_BACKOFF_INITIAL
     backoff_max: float = DEFAULT_BACKOFF_MAX
     retry_after_max: float = DEFAULT_RETRY_AFTER_MAX
+    #: False hands 429s to the caller at once (the watcher pauses all its polling instead).
+    retry_rate_limited: bool = True
     sleep: Callable[[float], Awaitable[None]] = field(default=anyio.sleep, repr=False)
     clock: Callable[[], float] = field(default=time.time, repr=False)
     jitter: Callable[[float, float], float] = field(default=random.uniform, repr=False)
@@ -116,17 +118,15 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
 _SECONDS = re.compile(r"\d{1,12}(?:\.\d+)?")
 
 
-def should_retry(
-    exc: BaseException, *, idempotent: bool, retry_after_max: float = DEFAULT_RETRY_AFTER_MAX
-) -> bool:
+def should_retry(exc: BaseException, *, idempotent: bool, policy: RetryPolicy) -> bool:
     """Whether ``exc`` is worth another attempt (see the table in this module's docstring)."""
     if isinstance(exc, ConnectError):
         return True
     if isinstance(exc, APIStatusError):
-        if exc.retry_after is not None and exc.retry_after > retry_after_max:
+        if exc.retry_after is not None and exc.retry_after > policy.retry_after_max:
             return False  # longer than we may wait: raise now, with the server's hint
         if exc.status_code == 429:
-            return True
+            return policy.retry_rate_limited
         if exc.status_code == 503 and exc.retry_after is not None:
             return True
         return idempotent and exc.status_code in RETRY_STATUSES
@@ -150,7 +150,7 @@ async def call_with_retries(
     """
 
     def retryable(exc: BaseException) -> bool:
-        return should_retry(exc, idempotent=idempotent, retry_after_max=policy.retry_after_max)
+        return should_retry(exc, idempotent=idempotent, policy=policy)
 
     try:
         return await attempt()

@@ -11,6 +11,7 @@ import msgspec
 from mistral_jobs_async._exceptions import InvalidRequestError
 from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._pagination import AsyncPager, list_pages
+from mistral_jobs_async._retry import RetryPolicy
 from mistral_jobs_async._validation import (
     CreateFineTuningJob,
     check,
@@ -19,13 +20,16 @@ from mistral_jobs_async._validation import (
     item_path,
     to_payload,
 )
+from mistral_jobs_async.models._common import JobBase, Page
 from mistral_jobs_async.models.fine_tuning import (
+    FINE_TUNING_TERMINAL,
     FineTuningJob,
     FineTuningJobList,
     Hyperparameters,
     TrainingFile,
     WandbIntegration,
 )
+from mistral_jobs_async.resources._watching import JobsTarget, WatchableJobs
 
 __all__ = ["FineTuning", "FineTuningJobs"]
 
@@ -60,11 +64,34 @@ def _integration(value: object) -> Any:
     return {"type": "wandb", **payload} if isinstance(payload, Mapping) else payload
 
 
-class FineTuningJobs:
+class FineTuningJobs(WatchableJobs[FineTuningJob]):
     """The fine-tuning jobs of the client's organisation."""
+
+    _terminal = FINE_TUNING_TERMINAL
+    _job_type = FineTuningJob
 
     def __init__(self, http: HttpClient) -> None:
         self._http = http
+
+    def _retry_policy(self) -> RetryPolicy:
+        return self._http.retry
+
+    def _watch_target(self) -> JobsTarget:
+        async def get(job_id: str, retry: RetryPolicy) -> JobBase:
+            path = item_path(_PATH, "job_id", job_id)
+            return await self._http.request("GET", path, _job, retry=retry)
+
+        async def page(
+            number: int, size: int, created_after: float | None, retry: RetryPolicy
+        ) -> Page[Any]:
+            query = {"page": str(number), "page_size": str(size)}
+            if created_after is not None:
+                moment = datetime.fromtimestamp(created_after, tz=timezone.utc)
+                query["created_after"] = _timestamp("created_after", moment) or ""
+            answer = await self._http.request("GET", _PATH, _job_list, params=query, retry=retry)
+            return Page(data=answer.data, total=answer.total, page=number, page_size=size)
+
+        return JobsTarget(get, page, filters_by_creation=True)
 
     async def create(
         self,

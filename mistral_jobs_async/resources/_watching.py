@@ -1,0 +1,101 @@
+"""What both job resources share: ``watch``, ``watcher`` and ``wait`` over a watch target."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from typing import Any, Generic, TypeVar
+
+from mistral_jobs_async._retry import RetryPolicy
+from mistral_jobs_async.models._common import JobBase, Page
+from mistral_jobs_async.watcher import WatchConfig, Watcher, WatchSession, wait_for_end
+
+__all__ = ["JobsTarget", "WatchableJobs"]
+
+J = TypeVar("J", bound=JobBase)
+
+
+class JobsTarget:
+    """A job API as the watcher polls it: get one job, or one page of the list."""
+
+    def __init__(
+        self,
+        get: Callable[[str, RetryPolicy], Awaitable[JobBase]],
+        page: Callable[[int, int, float | None, RetryPolicy], Awaitable[Page[Any]]],
+        *,
+        filters_by_creation: bool,
+    ) -> None:
+        self._get = get
+        self._page = page
+        self.filters_by_creation = filters_by_creation
+
+    async def get(self, job_id: str, retry: RetryPolicy) -> JobBase:
+        """The detailed job."""
+        return await self._get(job_id, retry)
+
+    async def page(
+        self, page: int, page_size: int, created_after: float | None, retry: RetryPolicy
+    ) -> Page[Any]:
+        """One page of jobs, newest first (created after ``created_after`` if supported)."""
+        return await self._page(page, page_size, created_after, retry)
+
+
+class WatchableJobs(Generic[J]):
+    """``watch``, ``watcher`` and ``wait`` for a job resource."""
+
+    _terminal: Collection[str]
+    _job_type: type[J]
+
+    def _watch_target(self) -> JobsTarget:
+        raise NotImplementedError
+
+    def _retry_policy(self) -> RetryPolicy:
+        raise NotImplementedError
+
+    def watcher(
+        self,
+        job_ids: Iterable[str] = (),
+        *,
+        config: WatchConfig | None = None,
+        state: bytes | None = None,
+        close_when_done: bool = True,
+    ) -> Watcher:
+        """A :class:`~mistral_jobs_async.watcher.Watcher` of these jobs, to enter yourself.
+
+        Use it for many subscribers or for jobs added later (``close_when_done=False`` keeps
+        it running when every job has ended); ``state`` resumes from ``save_state()``.
+        """
+        return Watcher(
+            self._watch_target(),
+            job_ids,
+            retry=self._retry_policy(),
+            config=config,
+            state=state,
+            close_when_done=close_when_done,
+            terminal=self._terminal,
+        )
+
+    def watch(
+        self,
+        job_ids: Iterable[str],
+        *,
+        config: WatchConfig | None = None,
+        state: bytes | None = None,
+    ) -> WatchSession:
+        """``async with jobs.watch(ids) as events: async for event in events: ...``.
+
+        Events are ``Transition``, ``JobVanished``, ``PollFailed`` and ``JobStalled``; the
+        iteration ends when every job has reached its API's terminal set (or vanished).
+        """
+        return WatchSession(self.watcher(job_ids, config=config, state=state))
+
+    async def wait(
+        self, job_id: str, *, timeout: float | None = None, config: WatchConfig | None = None
+    ) -> J:
+        """The job once it has ended (SUCCESS, FAILED, ... never a parked VALIDATED).
+
+        Raises ``WaitTimeoutError`` after ``timeout`` seconds (the job keeps running) and
+        ``NotFoundError`` if the job vanishes.
+        """
+        job = await wait_for_end(self.watch([job_id], config=config), job_id, timeout)
+        assert isinstance(job, self._job_type)
+        return job
