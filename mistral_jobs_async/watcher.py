@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import anyio
 import msgspec
-from anyio.abc import TaskGroup
+from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from mistral_jobs_async._exceptions import (
@@ -269,6 +269,7 @@ class Watcher:
         self._estimated_pages: int | None = None
         self._sweep_cooldown_until = 0.0
         self._fatal: BaseException | None = None
+        self._run_scope = anyio.CancelScope()
         self._finished = False
         self.stats = WatchStats()
         if state is not None:
@@ -377,7 +378,12 @@ class Watcher:
             raise ConfigurationError("a watcher can be entered once")
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
-        self._task_group.start_soon(self._run)
+        try:
+            await self._task_group.start(self._run)
+        except BaseException:
+            self._task_group.cancel_scope.cancel()
+            await self._task_group.__aexit__(None, None, None)
+            raise
         return self
 
     async def __aexit__(
@@ -387,11 +393,18 @@ class Watcher:
         tb: TracebackType | None,
     ) -> bool | None:
         assert self._task_group is not None
-        self._task_group.cancel_scope.cancel()
+        # Only the polling is cancelled: the task group's own scope also holds the caller's
+        # block, which must not be cancelled from in here.
+        self._run_scope.cancel()
         try:
-            return await self._task_group.__aexit__(exc_type, exc, tb)
+            # The block's own exception (the caller's error, or a cancellation from outside)
+            # is not handed to the task group, which would wrap it in an ExceptionGroup: the
+            # polling task never fails, so the group only has to wind down, and the
+            # exception then propagates untouched.
+            await self._task_group.__aexit__(None, None, None)
         finally:
             self._finish()
+        return None
 
     def _finish(self) -> None:
         self._finished = True
@@ -399,9 +412,11 @@ class Watcher:
             send.close()
         self._subscribers = []
 
-    async def _run(self) -> None:
+    async def _run(self, *, task_status: TaskStatus[None]) -> None:
         try:
-            await self._loop()
+            with self._run_scope:
+                task_status.started()
+                await self._loop()
         except Exception as exc:
             logger.exception("watcher stopped by an unexpected error")
             self._fatal = exc
@@ -549,8 +564,7 @@ class Watcher:
         """End the whole watch with ``error`` (the key is refused: polling cannot go on)."""
         if self._fatal is None:
             self._fatal = error
-        assert self._task_group is not None
-        self._task_group.cancel_scope.cancel()
+        self._run_scope.cancel()
 
     async def _not_found(self, job: _Job) -> None:
         if not job.gone_suspect:
@@ -693,6 +707,7 @@ class Subscription:
         try:
             return await self._receive.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self._receive.close()
             fatal = self.watcher._fatal
             if fatal is not None:
                 raise fatal from None
