@@ -40,6 +40,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/bench_emulator.py")
     session.run("python", "benchmarks/bench_client.py")
+    session.run("python", "benchmarks/bench_watcher.py")
 
 
 @nox.session

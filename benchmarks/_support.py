@@ -9,12 +9,22 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 Row = dict[str, object]
 
 
+@dataclass(frozen=True)
+class Running:
+    """An emulator process: its pid (for memory), base URL and control token."""
+
+    process: subprocess.Popen[str]
+    url: str
+    control_token: str
+
+
 @contextmanager
-def emulator_process(*options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def emulator_process(*options: str) -> Iterator[Running]:
     """``mistral-jobs emulator`` on a free loopback port, frozen clock, stopped on exit."""
     process = subprocess.Popen(
         [sys.executable, "-m", "mistral_jobs_async", "emulator", "--port", "0", "--quiet",
@@ -26,7 +36,9 @@ def emulator_process(*options: str) -> Iterator[tuple[subprocess.Popen[str], str
         assert process.stdout is not None
         match = re.search(r"(http://127\.0\.0\.1:\d+)", process.stdout.readline())
         assert match, "the emulator did not start"
-        yield process, match.group(1)
+        banner = "".join(process.stdout.readline() for _ in range(4))
+        token = re.search(r"control token: (\S+?)\)", banner)
+        yield Running(process, match.group(1), token.group(1) if token else "")
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)

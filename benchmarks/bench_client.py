@@ -125,7 +125,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    with emulator_process("--seed", "1") as (_, url):
+    with emulator_process("--seed", "1") as running:
+        url = running.url
         get = asyncio.run(measure_get(url, args.requests, args.rounds))
         decode = measure_decode(asyncio.run(page_bytes(url)))
     rows: list[Row] = [

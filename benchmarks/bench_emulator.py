@@ -70,7 +70,8 @@ async def rate(requests: int, concurrency: int, call: Callable[[int], Awaitable[
 
 async def main(jobs: int, requests: int, concurrency: int) -> list[dict[str, object]]:
     rows: list[Row] = []
-    with emulator_process() as (process, url):
+    with emulator_process() as running:
+        process, url = running.process, running.url
         connector = aiohttp.TCPConnector(limit=concurrency)
         async with aiohttp.ClientSession(connector=connector) as session:
             rss_empty = rss_mib(process.pid)

@@ -594,9 +594,8 @@ class Watcher:
         previous = job.status
         job.failures = 0
         job.gone_suspect = False
-        created = getattr(item, "created_at", None)
-        if created is not None:
-            job.created_at = created
+        if item.created_at is not None:
+            job.created_at = item.created_at
         auto_start = getattr(item, "auto_start", None)
         if auto_start is not None:
             job.auto_start = auto_start
@@ -617,7 +616,7 @@ class Watcher:
             self.stats.transitions += 1
         job.resumed = False
         job.status = item.status
-        job.modified_at = getattr(item, "modified_at", None) or job.modified_at
+        job.modified_at = item.modified_at or job.modified_at
         if changed:
             job.changed_at = now
             job.stall_reported = False

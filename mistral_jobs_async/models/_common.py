@@ -54,10 +54,12 @@ class ListAnswer(msgspec.Struct, Generic[T], kw_only=True):
 
 
 class JobBase(msgspec.Struct, kw_only=True):
-    """What jobs of both APIs have: id, status, and (detailed answers) events and checkpoints."""
+    """What jobs of both APIs have: id, status, times, and (detailed) events and checkpoints."""
 
     id: str
     status: str
+    created_at: int | None = None
+    modified_at: int | None = None
     events: list[Event] | None = None
     checkpoints: list[Checkpoint] | None = None
 
