@@ -50,6 +50,8 @@ from mistral_jobs_async.models._common import JobBase, Page
 
 __all__ = [
     "FAST_STATUSES",
+    "AnyioClock",
+    "Clock",
     "JobStalled",
     "JobVanished",
     "PollFailed",
@@ -125,6 +127,41 @@ class JobStalled:
 
 #: Every event a watcher yields: a small closed set to match on.
 WatchEvent = Transition | JobVanished | PollFailed | JobStalled
+
+
+# --- time ----------------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    """The watcher's one seam to time: inject one to run its cadence in virtual time."""
+
+    def now(self) -> float:
+        """Monotonic seconds (schedules and budgets)."""
+        ...
+
+    def wall(self) -> float:
+        """Unix seconds (the ``observed_at`` of events)."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` on this clock."""
+        ...
+
+
+class AnyioClock:
+    """Real time: the event loop's clock, ``time.time()`` and ``anyio.sleep``."""
+
+    def now(self) -> float:
+        """The event loop's monotonic time."""
+        return anyio.current_time()
+
+    def wall(self) -> float:
+        """Unix time."""
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        """``anyio.sleep``."""
+        await anyio.sleep(seconds)
 
 
 # --- configuration -------------------------------------------------------------------------
@@ -250,6 +287,7 @@ class Watcher:
         close_when_done: bool = True,
         terminal: Collection[str],
         rng: random.Random | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._target = target
         self.config = config or WatchConfig()
@@ -258,6 +296,7 @@ class Watcher:
         self._terminal = frozenset(terminal)
         self._close_when_done = close_when_done
         self._rng = rng or random.Random()
+        self._clock = clock or AnyioClock()
         self._jobs: dict[str, _Job] = {}
         self._subscribers: list[tuple[MemoryObjectSendStream[WatchEvent], frozenset[str] | None]]
         self._subscribers = []
@@ -431,21 +470,39 @@ class Watcher:
             active = self._active()
             if not active and self._close_when_done:
                 return
-            now = anyio.current_time()
+            now = self._clock.now()
             if now < self._paused_until:
-                await anyio.sleep(self._paused_until - now)
+                await self._clock.sleep(self._paused_until - now)
                 continue
             due = [job for job in active if job.next_poll <= now]
             if not due:
                 wake_at = min((job.next_poll for job in active), default=math.inf)
                 self._wakeup = anyio.Event()
-                with anyio.move_on_after(wake_at - now):
-                    await self._wakeup.wait()
+                await self._sleep_or_wake(wake_at - now)
                 continue
             self.stats.cycles += 1
             soon = [job for job in active if now < job.next_poll <= now + self.config.coalesce]
             await self._cycle(due, soon)
             await self._check_stalls()
+
+    async def _sleep_or_wake(self, seconds: float) -> None:
+        """Sleep on the watcher's clock until ``seconds`` pass or ``add()`` wakes the loop."""
+        wakeup = self._wakeup
+        async with anyio.create_task_group() as group:
+
+            async def sleep() -> None:
+                if math.isfinite(seconds):
+                    await self._clock.sleep(seconds)
+                else:
+                    await anyio.sleep_forever()
+                group.cancel_scope.cancel()
+
+            async def wake() -> None:
+                await wakeup.wait()
+                group.cancel_scope.cancel()
+
+            group.start_soon(sleep)
+            group.start_soon(wake)
 
     # --- one polling cycle -------------------------------------------------------------------
 
@@ -455,7 +512,7 @@ class Watcher:
         Jobs due within ``coalesce`` seconds count towards the sweep (it sees them anyway);
         resumed jobs and suspected 404s always get a GET (a sweep cannot show what they need).
         """
-        now = anyio.current_time()
+        now = self._clock.now()
         sweepable = [job for job in due + soon if not job.resumed and not job.gone_suspect]
         singles = [job for job in due if job.resumed or job.gone_suspect]
         if (
@@ -479,15 +536,15 @@ class Watcher:
 
     async def _take_token(self) -> None:
         """The shared request budget: at most ``requests_per_second``, across every task."""
-        now = anyio.current_time()
+        now = self._clock.now()
         slot = max(now, self._next_token, self._paused_until)
         self._next_token = slot + 1.0 / self.config.requests_per_second
         if slot > now:
-            await anyio.sleep(slot - now)
+            await self._clock.sleep(slot - now)
 
     def _pause(self, error: RateLimitError) -> None:
         wait = error.retry_after if error.retry_after is not None else self.config.base_interval
-        until = anyio.current_time() + wait
+        until = self._clock.now() + wait
         if until > self._paused_until:
             logger.info("rate limited: pausing every poll for %.1fs", wait)
             self._paused_until = until
@@ -519,7 +576,7 @@ class Watcher:
                     return []
                 except MistralJobsError as exc:
                     logger.info("list sweep failed (%s): polling one by one for a while", exc)
-                    self._sweep_cooldown_until = anyio.current_time() + self.config.base_interval
+                    self._sweep_cooldown_until = self._clock.now() + self.config.base_interval
                     return list(wanted.values())
             self._estimated_pages = max(1, -(-page.total // size))
             for item in page.data:
@@ -570,11 +627,11 @@ class Watcher:
         if not job.gone_suspect:
             # One 404 may be a blip (a replica behind): confirm before declaring the job gone.
             job.gone_suspect = True
-            job.next_poll = anyio.current_time() + self.config.fast_interval
+            job.next_poll = self._clock.now() + self.config.fast_interval
             return
         job.done = True
         await self._emit(
-            JobVanished(job_id=job.id, last_status=job.status, observed_at=time.time())
+            JobVanished(job_id=job.id, last_status=job.status, observed_at=self._clock.wall())
         )
 
     async def _failed(self, job: _Job, error: MistralJobsError) -> None:
@@ -582,15 +639,17 @@ class Watcher:
         backoff = min(
             self.config.error_backoff_max, self.config.base_interval * 2 ** (job.failures - 1)
         )
-        job.next_poll = anyio.current_time() + self._jittered(backoff)
+        job.next_poll = self._clock.now() + self._jittered(backoff)
         await self._emit(
-            PollFailed(job_id=job.id, error=error, failures=job.failures, observed_at=time.time())
+            PollFailed(
+                job_id=job.id, error=error, failures=job.failures, observed_at=self._clock.wall()
+            )
         )
 
     # --- observations ------------------------------------------------------------------------
 
     async def _observe(self, job: _Job, item: JobBase, *, detailed: bool) -> None:
-        now = anyio.current_time()
+        now = self._clock.now()
         previous = job.status
         job.failures = 0
         job.gone_suspect = False
@@ -609,7 +668,7 @@ class Watcher:
                     previous=previous,
                     status=item.status,
                     job=item,
-                    observed_at=time.time(),
+                    observed_at=self._clock.wall(),
                     missed=job.resumed,
                 )
             )
@@ -646,7 +705,7 @@ class Watcher:
                     previous=previous,
                     status=status,
                     job=item,
-                    observed_at=time.time(),
+                    observed_at=self._clock.wall(),
                     missed=True,
                 )
             )
@@ -672,7 +731,7 @@ class Watcher:
         limit = self.config.stall_after
         if limit is None:
             return
-        now = anyio.current_time()
+        now = self._clock.now()
         for job in self._active():
             if job.status is None or job.stall_reported or job.changed_at == 0.0:
                 continue
@@ -682,8 +741,8 @@ class Watcher:
                     JobStalled(
                         job_id=job.id,
                         status=job.status,
-                        since=time.time() - (now - job.changed_at),
-                        observed_at=time.time(),
+                        since=self._clock.wall() - (now - job.changed_at),
+                        observed_at=self._clock.wall(),
                     )
                 )
 

@@ -474,3 +474,57 @@ async def test_stalled_job_is_reported_once(emu: Emulator, fast_client: AsyncCli
     assert kinds.count("JobStalled") == 1
     assert kinds[-1] == "Transition"
     assert not any(isinstance(e, PollFailed) for e in events_seen)
+
+
+class VirtualClock:
+    """Time that moves only when the watcher sleeps: cadence tests take no real time."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def wall(self) -> float:
+        return 1_700_000_000.0 + self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+        await anyio.lowlevel.checkpoint()
+
+
+async def test_cadence_grows_while_nothing_changes_and_resets_on_change(
+    emu: Emulator, fast_client: AsyncClient
+) -> None:
+    """In virtual time: fast after a change, then base, growing to the cap; fast again on change."""
+    good, _ = await _files(fast_client)
+    job = await fast_client.fine_tuning.jobs.create(
+        model="m", training_files=[good], auto_start=True
+    )
+    emu.set_status(job.id, "RUNNING", hold=True)
+    clock = VirtualClock()
+    config = WatchConfig(
+        fast_interval=1, base_interval=2, max_interval=10, growth=2, jitter=0,
+        requests_per_second=1e9, coalesce=0,
+    )  # fmt: skip
+    watcher = fast_client.fine_tuning.jobs.watcher([job.id], config=config, clock=clock)
+    async with watcher, watcher.subscribe() as events:
+        first = await events.__anext__()
+        assert isinstance(first, Transition)
+        assert first.status == "RUNNING"
+        with anyio.fail_after(10):
+            while watcher.stats.get_requests < 7:  # noqa: ASYNC110 (virtual time runs the loop)
+                await anyio.sleep(0.01)
+        emu.set_status(job.id, "CANCELLATION_REQUESTED", hold=True)
+        second = await events.__anext__()
+        assert isinstance(second, Transition)
+        assert second.status == "CANCELLATION_REQUESTED"
+        with anyio.fail_after(10):
+            while watcher.stats.get_requests < 10:  # noqa: ASYNC110
+                await anyio.sleep(0.01)
+    waits = [round(s, 3) for s in clock.sleeps if s > 1e-3]
+    assert waits[:6] == [1, 2, 4, 8, 10, 10]
+    changed = waits.index(1, 1)  # after the change: fast polls again
+    assert waits[changed : changed + 2] == [1, 1]

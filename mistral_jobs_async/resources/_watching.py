@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from mistral_jobs_async._retry import RetryPolicy
 from mistral_jobs_async.models._common import JobBase, Page
-from mistral_jobs_async.watcher import WatchConfig, Watcher, WatchSession, wait_for_end
+from mistral_jobs_async.watcher import Clock, WatchConfig, Watcher, WatchSession, wait_for_end
 
 __all__ = ["JobsTarget", "WatchableJobs"]
 
@@ -58,11 +58,13 @@ class WatchableJobs(Generic[J]):
         config: WatchConfig | None = None,
         state: bytes | None = None,
         close_when_done: bool = True,
+        clock: Clock | None = None,
     ) -> Watcher:
         """A :class:`~mistral_jobs_async.watcher.Watcher` of these jobs, to enter yourself.
 
         Use it for many subscribers or for jobs added later (``close_when_done=False`` keeps
-        it running when every job has ended); ``state`` resumes from ``save_state()``.
+        it running when every job has ended); ``state`` resumes from ``save_state()``;
+        ``clock`` replaces real time (tests).
         """
         return Watcher(
             self._watch_target(),
@@ -72,6 +74,7 @@ class WatchableJobs(Generic[J]):
             state=state,
             close_when_done=close_when_done,
             terminal=self._terminal,
+            clock=clock,
         )
 
     def watch(
