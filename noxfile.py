@@ -1,4 +1,4 @@
-"""Development sessions: tests, lint, typecheck, bench, emulator, compat (``nox -l``)."""
+"""Development sessions: demo, tests, lint, typecheck, bench, emulator, compat (``nox -l``)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,13 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_emulator.py")
     session.run("python", "benchmarks/bench_client.py")
     session.run("python", "benchmarks/bench_watcher.py")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: ~100 jobs on the embedded emulator, followed live (no key, no network)."""
+    session.install("-e", ".[cli]")
+    session.run("mistral-jobs", "demo", *session.posargs)
 
 
 @nox.session
