@@ -56,12 +56,14 @@ __all__ = [
     "JobVanished",
     "PollFailed",
     "Subscription",
+    "Target",
     "Transition",
     "WatchConfig",
     "WatchEvent",
     "WatchSession",
     "WatchStats",
     "Watcher",
+    "wait_for_end",
 ]
 
 logger = logging.getLogger("mistral_jobs_async.watcher")
@@ -93,7 +95,7 @@ class Transition:
     @property
     def terminal(self) -> bool:
         """Whether ``status`` is final for the job's API."""
-        return self.job.is_terminal
+        return self.status in self.job.TERMINAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +212,7 @@ class WatchStats:
     cycles: int = 0
     transitions: int = 0
     rate_limited: int = 0
+    retries: int = 0
 
 
 # --- what the watcher polls ----------------------------------------------------------------
@@ -292,7 +295,8 @@ class Watcher:
         self._target = target
         self.config = config or WatchConfig()
         # The client's retry policy for one request, except that 429s come back here at once.
-        self._retry = replace(retry, retry_rate_limited=False)
+        self._retry = replace(retry, retry_rate_limited=False, sleep=self._retry_sleep)
+        self._client_sleep = retry.sleep
         self._terminal = frozenset(terminal)
         self._close_when_done = close_when_done
         self._rng = rng or random.Random()
@@ -306,6 +310,7 @@ class Watcher:
         self._next_token = 0.0
         self._paused_until = 0.0
         self._estimated_pages: int | None = None
+        self._next_probe = 0.0
         self._sweep_cooldown_until = 0.0
         self._fatal: BaseException | None = None
         self._run_scope = anyio.CancelScope()
@@ -318,7 +323,13 @@ class Watcher:
     # --- membership --------------------------------------------------------------------------
 
     def add(self, job_ids: Iterable[str]) -> None:
-        """Start watching more jobs (ids already watched are left as they are)."""
+        """Start watching more jobs (ids already watched are left as they are).
+
+        A watcher with ``close_when_done`` stops once every job has ended; to add jobs later,
+        create it with ``close_when_done=False``.
+        """
+        if self._finished:
+            raise ConfigurationError("this watcher has stopped: it cannot take more jobs")
         for job_id in job_ids:
             if not isinstance(job_id, str) or not job_id:
                 raise ConfigurationError(f"job ids must be non-empty strings, not {job_id!r}")
@@ -349,22 +360,32 @@ class Watcher:
 
     # --- state -------------------------------------------------------------------------------
 
-    def save_state(self) -> bytes:
-        """The watcher's knowledge as bytes, to start a new watcher from after a restart."""
-        saved = _SavedState(
-            version=_STATE_VERSION,
-            jobs=[
-                _SavedJob(
-                    id=job.id,
-                    status=job.status,
-                    modified_at=job.modified_at,
-                    created_at=job.created_at,
-                    done=job.done,
+    def save_state(
+        self,
+        *,
+        delivered: dict[str, _SavedJob] | None = None,
+        only: frozenset[str] | None = None,
+    ) -> bytes:
+        """The watcher's knowledge as bytes, to start a new watcher from after a restart.
+
+        This counts events still waiting in a subscriber's buffer as seen; a subscription's
+        own ``save_state()`` counts only what it has yielded, so nothing is lost.
+        """
+        jobs: list[_SavedJob] = []
+        for job in self._jobs.values():
+            if delivered is not None and (only is None or job.id in only):
+                jobs.append(delivered.get(job.id) or _SavedJob(id=job.id))
+            else:
+                jobs.append(
+                    _SavedJob(
+                        id=job.id,
+                        status=job.status,
+                        modified_at=job.modified_at,
+                        created_at=job.created_at,
+                        done=job.done,
+                    )
                 )
-                for job in self._jobs.values()
-            ],
-        )
-        return msgspec.json.encode(saved)
+        return msgspec.json.encode(_SavedState(version=_STATE_VERSION, jobs=jobs))
 
     def _load(self, state: bytes) -> None:
         try:
@@ -391,11 +412,12 @@ class Watcher:
     ) -> Subscription:
         """A new stream of events (of ``job_ids`` only, if given), with its own buffer."""
         send, receive = anyio.create_memory_object_stream[WatchEvent](buffer or self.config.buffer)
+        only = frozenset(job_ids) if job_ids is not None else None
         if self._finished:
             send.close()
         else:
-            self._subscribers.append((send, frozenset(job_ids) if job_ids is not None else None))
-        return Subscription(self, receive)
+            self._subscribers.append((send, only))
+        return Subscription(self, receive, only)
 
     async def _emit(self, event: WatchEvent) -> None:
         for send, only in list(self._subscribers):
@@ -443,6 +465,8 @@ class Watcher:
             await self._task_group.__aexit__(None, None, None)
         finally:
             self._finish()
+        if exc_type is None and self._fatal is not None:
+            raise self._fatal
         return None
 
     def _finish(self) -> None:
@@ -530,17 +554,37 @@ class Watcher:
                     group.start_soon(self._poll_one, job)
 
     def _sweep_pays(self, due: int) -> bool:
-        """A sweep costs the pages it walks; it pays when they are fewer than the GETs."""
+        """A sweep costs the pages it walks; it pays when they are fewer than the GETs.
+
+        The estimate is what the last sweep needed; now and then a sweep is tried anyway, so
+        that one expensive estimate (jobs spread over many pages once) does not stick.
+        """
         pages = self._estimated_pages if self._estimated_pages is not None else 1
-        return pages <= due
+        if pages <= due:
+            return True
+        now = self._clock.now()
+        if now >= self._next_probe:
+            self._next_probe = now + 4 * self.config.max_interval
+            return True
+        return False
 
     async def _take_token(self) -> None:
         """The shared request budget: at most ``requests_per_second``, across every task."""
-        now = self._clock.now()
-        slot = max(now, self._next_token, self._paused_until)
-        self._next_token = slot + 1.0 / self.config.requests_per_second
-        if slot > now:
+        while True:
+            now = self._clock.now()
+            slot = max(now, self._next_token, self._paused_until)
+            if slot <= now:
+                self._next_token = now + 1.0 / self.config.requests_per_second
+                return
+            # Wait, then look again: a 429 may have paused everything meanwhile.
             await self._clock.sleep(slot - now)
+
+    async def _retry_sleep(self, seconds: float) -> None:
+        """The client's wait before retrying one request, then a token: retries are budgeted."""
+        await self._client_sleep(seconds)
+        await self._take_token()
+        self.stats.requests += 1
+        self.stats.retries += 1
 
     def _pause(self, error: RateLimitError) -> None:
         wait = error.retry_after if error.retry_after is not None else self.config.base_interval
@@ -578,19 +622,23 @@ class Watcher:
                     logger.info("list sweep failed (%s): polling one by one for a while", exc)
                     self._sweep_cooldown_until = self._clock.now() + self.config.base_interval
                     return list(wanted.values())
-            self._estimated_pages = max(1, -(-page.total // size))
+            total_pages = max(1, -(-page.total // size))
             for item in page.data:
                 job = self._jobs.get(item.id)
                 if job is not None and not job.done:
                     wanted.pop(item.id, None)
                     await self._observe(job, item, detailed=False)
-            if not wanted or not page.has_more:
+            if not wanted:
+                self._estimated_pages = number + 1  # what observing these jobs took
+                break
+            self._estimated_pages = total_pages
+            if not page.has_more:
                 break
             if oldest is not None and not bounded:
                 created = [item.created_at for item in page.data if item.created_at is not None]
                 if created and min(created) < oldest:
                     break  # past the oldest job we look for
-            remaining_pages = self._estimated_pages - (number + 1)
+            remaining_pages = total_pages - (number + 1)
             if remaining_pages > len(wanted):
                 break  # the rest is cheaper one by one
             number += 1
@@ -624,6 +672,8 @@ class Watcher:
         self._run_scope.cancel()
 
     async def _not_found(self, job: _Job) -> None:
+        if not self._current(job):
+            return
         if not job.gone_suspect:
             # One 404 may be a blip (a replica behind): confirm before declaring the job gone.
             job.gone_suspect = True
@@ -635,6 +685,8 @@ class Watcher:
         )
 
     async def _failed(self, job: _Job, error: MistralJobsError) -> None:
+        if not self._current(job):
+            return
         job.failures += 1
         backoff = min(
             self.config.error_backoff_max, self.config.base_interval * 2 ** (job.failures - 1)
@@ -648,7 +700,13 @@ class Watcher:
 
     # --- observations ------------------------------------------------------------------------
 
+    def _current(self, job: _Job) -> bool:
+        """Whether ``job`` is still watched (``remove()`` may have come during its request)."""
+        return self._jobs.get(job.id) is job and not job.done
+
     async def _observe(self, job: _Job, item: JobBase, *, detailed: bool) -> None:
+        if not self._current(job) or (job.resumed and not detailed):
+            return  # removed meanwhile; or resumed, which needs a GET's events to replay
         now = self._clock.now()
         previous = job.status
         job.failures = 0
@@ -687,12 +745,21 @@ class Watcher:
 
     async def _replay_missed(self, job: _Job, item: JobBase) -> None:
         """After a resume: report every status change since the saved one, flagged missed."""
-        since = job.modified_at or 0
-        statuses = [
-            str(event.data["status"])
+        changes = [
+            (str(event.data["status"]), event.created_at or 0)
             for event in item.events or []
-            if event.data and "status" in event.data and (event.created_at or 0) > since
+            if event.data and "status" in event.data
         ]
+        # Replay what follows the last change into the saved status (timestamps are whole
+        # seconds, so "after modified_at" alone could drop a change made in that second).
+        start = next(
+            (i + 1 for i in range(len(changes) - 1, -1, -1) if changes[i][0] == job.status),
+            None,
+        )
+        if start is None:
+            since = job.modified_at or 0
+            start = next((i for i, (_, at) in enumerate(changes) if at > since), len(changes))
+        statuses = [status for status, _ in changes[start:]]
         if not statuses or statuses[-1] != item.status:
             statuses.append(item.status)
         previous = job.status
@@ -754,22 +821,53 @@ class Subscription:
     stopped on an error (401/403), iterating raises that error.
     """
 
-    def __init__(self, watcher: Watcher, receive: MemoryObjectReceiveStream[WatchEvent]) -> None:
+    def __init__(
+        self,
+        watcher: Watcher,
+        receive: MemoryObjectReceiveStream[WatchEvent],
+        only: frozenset[str] | None = None,
+    ) -> None:
         self.watcher = watcher
         self._receive = receive
+        self._only = only
+        self._delivered: dict[str, _SavedJob] = {}
+
+    def save_state(self) -> bytes:
+        """The watch as this subscriber has seen it, to resume from after a restart.
+
+        Only events this subscription has yielded count: anything still in its buffer will be
+        reported again by the resumed watcher, so nothing is lost.
+        """
+        return self.watcher.save_state(delivered=self._delivered, only=self._only)
+
+    def _note(self, event: WatchEvent) -> None:
+        if isinstance(event, Transition):
+            self._delivered[event.job_id] = _SavedJob(
+                id=event.job_id,
+                status=event.status,
+                modified_at=event.job.modified_at,
+                created_at=event.job.created_at,
+                done=event.terminal,
+            )
+        elif isinstance(event, JobVanished):
+            self._delivered[event.job_id] = _SavedJob(
+                id=event.job_id, status=event.last_status, done=True
+            )
 
     def __aiter__(self) -> AsyncIterator[WatchEvent]:
         return self
 
     async def __anext__(self) -> WatchEvent:
         try:
-            return await self._receive.receive()
+            event = await self._receive.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             self._receive.close()
             fatal = self.watcher._fatal
             if fatal is not None:
                 raise fatal from None
             raise StopAsyncIteration from None
+        self._note(event)
+        return event
 
     async def aclose(self) -> None:
         """Stop receiving; the watcher forgets this subscriber."""
@@ -832,4 +930,4 @@ async def wait_for_end(session: WatchSession, job_id: str, timeout: float | None
             job_id=job_id,
             last_status=last,
         ) from None
-    raise ConfigurationError(f"the watch of {job_id} ended before the job did")
+    raise MistralJobsError(f"the watch of {job_id} ended before the job did (was it removed?)")

@@ -378,7 +378,7 @@ async def test_resume_reports_what_happened_meanwhile(
             first.append(event)
             if len(first) == 3:
                 break
-        state = events.watcher.save_state()
+        state = events.save_state()
     assert {e.status for e in first} == {"QUEUED"}
     emu.advance(3600)  # everything happens while nobody watches
     second: list[Transition] = []
@@ -531,3 +531,134 @@ async def test_cadence_grows_while_nothing_changes_and_resets_on_change(
     assert set(waits[4:changed]) == {10}  # capped until the change was seen
     assert set(waits[changed:]) == {1}  # then fast polls (and CANCELLATION_REQUESTED is fast)
     assert len(waits) - changed >= 2
+
+
+async def test_resume_with_new_jobs_sweeping_alongside(
+    emu: Emulator, fast_client: AsyncClient
+) -> None:
+    """Resumed jobs get their missed statuses even when new jobs make the watcher sweep."""
+    good, _ = await _files(fast_client)
+
+    async def new() -> str:
+        job = await fast_client.fine_tuning.jobs.create(
+            model="m", training_files=[good], auto_start=True
+        )
+        return job.id
+
+    old = [await new() for _ in range(3)]
+    async with fast_client.fine_tuning.jobs.watch(old, config=FAST) as events:
+        seen = 0
+        async for _ in events:
+            seen += 1
+            if seen == 3:
+                break
+        state = events.save_state()
+    emu.advance(3600)
+    fresh = [await new() for _ in range(3)]
+    emu.speed = 200.0  # the new jobs run to their end while watched
+    by_job: dict[str, list[Transition]] = defaultdict(list)
+    async with fast_client.fine_tuning.jobs.watch(fresh, config=FAST, state=state) as events:
+        async for event in events:
+            assert isinstance(event, Transition)
+            by_job[event.job_id].append(event)
+    for job_id in old:
+        assert [e.status for e in by_job[job_id]] == [
+            "VALIDATING",
+            "VALIDATED",
+            "STARTED",
+            "RUNNING",
+            "SUCCESS",
+        ]
+        assert all(e.missed for e in by_job[job_id])
+        assert [e.terminal for e in by_job[job_id]] == [False, False, False, False, True]
+    for job_id in fresh:
+        assert by_job[job_id][0].previous is None
+
+
+async def test_saved_state_keeps_unread_events(emu: Emulator, fast_client: AsyncClient) -> None:
+    """Events still in the buffer when the state is saved are reported after the resume."""
+    good, _ = await _files(fast_client)
+    ids = [
+        (await fast_client.fine_tuning.jobs.create(model="m", training_files=[good])).id
+        for _ in range(4)
+    ]
+    async with fast_client.fine_tuning.jobs.watch(ids, config=FAST) as events:
+        first = await events.__anext__()
+        with anyio.fail_after(5):
+            while events.watcher.stats.transitions < 4:  # noqa: ASYNC110 (the others are buffered)
+                await anyio.sleep(0.01)
+        state = events.save_state()
+    async with fast_client.fine_tuning.jobs.watch([], config=FAST, state=state) as events:
+        later = []
+        async for event in events:
+            assert isinstance(event, Transition)
+            later.append(event.job_id)
+            if len(later) == 3:
+                break
+    assert sorted(later) == sorted(set(ids) - {first.job_id})
+
+
+async def test_request_budget_is_honoured(emu: Emulator, fast_client: AsyncClient) -> None:
+    """With requests_per_second=5, the emulator never sees more than that, retries included."""
+    good, _ = await _files(fast_client)
+    ids = [
+        (await fast_client.fine_tuning.jobs.create(model="m", training_files=[good])).id
+        for _ in range(3)
+    ]
+    emu.clear_requests()
+    emu.inject(Fault.http(500, rate=0.3))
+    config = WatchConfig(
+        fast_interval=0.01, base_interval=0.01, max_interval=0.01, requests_per_second=5, coalesce=0
+    )
+    with anyio.move_on_after(2.5):
+        async with fast_client.fine_tuning.jobs.watch(ids, config=config) as events:
+            async for _ in events:
+                pass
+    times = sorted(r.at for r in emu.requests)  # frozen sim clock: use the order and count
+    assert len(times) <= 5 * 2.5 + 2
+
+
+async def test_pause_holds_requests_that_already_had_a_slot(
+    emu: Emulator, fast_client: AsyncClient
+) -> None:
+    """After a 429, no request goes out before its Retry-After, even ones queued before it."""
+    good, _ = await _files(fast_client)
+    ids = [
+        (await fast_client.fine_tuning.jobs.create(model="m", training_files=[good])).id
+        for _ in range(6)
+    ]
+    config = WatchConfig(
+        fast_interval=0.01,
+        base_interval=0.01,
+        max_interval=0.01,
+        requests_per_second=4,
+        max_in_flight=4,
+        coalesce=0,
+    )
+    stamps: list[tuple[float, int]] = []
+    emu.add_observer(lambda exchange: stamps.append((anyio.current_time(), exchange.status)))
+    emu.inject(Fault.http(429, retry_after=2, times=1))
+    with anyio.move_on_after(3.5):
+        async with fast_client.fine_tuning.jobs.watch(ids, config=config) as events:
+            async for _ in events:
+                pass
+    limited = [t for t, status in stamps if status == 429]
+    assert len(limited) == 1
+    after = [t for t, _ in stamps if t > limited[0]]
+    assert after
+    assert min(after) - limited[0] >= 1.9
+
+
+async def test_forbidden_ends_the_watch(emu: Emulator, fast_client: AsyncClient) -> None:
+    """A 403 ends the watch with PermissionDeniedError, even with no one iterating."""
+    from mistral_jobs_async import PermissionDeniedError
+
+    good, _ = await _files(fast_client)
+    job = await fast_client.fine_tuning.jobs.create(model="m", training_files=[good])
+    emu.inject(Fault.http(403))
+    watcher = fast_client.fine_tuning.jobs.watcher([job.id], config=FAST)
+    with pytest.raises(PermissionDeniedError):
+        async with watcher:
+            await anyio.sleep(0.5)
+    with pytest.raises(Exception, match="stopped"):
+        watcher.add(["another"])

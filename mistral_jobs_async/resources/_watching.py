@@ -100,5 +100,6 @@ class WatchableJobs(Generic[J]):
         ``NotFoundError`` if the job vanishes.
         """
         job = await wait_for_end(self.watch([job_id], config=config), job_id, timeout)
-        assert isinstance(job, self._job_type)
+        if not isinstance(job, self._job_type):  # the target only yields this API's jobs
+            raise TypeError(f"expected a {self._job_type.__name__}, got {type(job).__name__}")
         return job
