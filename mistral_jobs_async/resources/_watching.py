@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any, Generic, TypeVar
 
+import msgspec
+
+from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._retry import RetryPolicy
-from mistral_jobs_async.models._common import JobBase, Page
+from mistral_jobs_async._validation import item_path
+from mistral_jobs_async.models._common import JobBase, ListAnswer, Page
 from mistral_jobs_async.watcher import Clock, WatchConfig, Watcher, WatchSession, wait_for_end
 
 __all__ = ["JobsTarget", "WatchableJobs"]
@@ -40,16 +44,43 @@ class JobsTarget:
 
 
 class WatchableJobs(Generic[J]):
-    """``watch``, ``watcher`` and ``wait`` for a job resource."""
+    """A job resource's ``watch``, ``watcher`` and ``wait``, and what they poll with."""
 
+    _collection: str
     _terminal: Collection[str]
     _job_type: type[J]
+    _decoder: msgspec.json.Decoder[J]
+    _list_decoder: msgspec.json.Decoder[ListAnswer[J]]
+    #: Whether the API's list takes ``created_after`` (the watcher bounds its sweeps with it).
+    _filters_by_creation = False
+
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    def _created_after(self, timestamp: float) -> dict[str, str]:
+        """The list query that keeps jobs created after ``timestamp`` (none by default)."""
+        return {}
 
     def _watch_target(self) -> JobsTarget:
-        raise NotImplementedError
+        async def get(job_id: str, retry: RetryPolicy) -> JobBase:
+            path = item_path(self._collection, "job_id", job_id)
+            return await self._http.request("GET", path, self._decoder, retry=retry)
+
+        async def page(
+            number: int, size: int, created_after: float | None, retry: RetryPolicy
+        ) -> Page[Any]:
+            query = {"page": str(number), "page_size": str(size)}
+            if created_after is not None:
+                query.update(self._created_after(created_after))
+            answer = await self._http.request(
+                "GET", self._collection, self._list_decoder, params=query, retry=retry
+            )
+            return Page(data=answer.data, total=answer.total, page=number, page_size=size)
+
+        return JobsTarget(get, page, filters_by_creation=self._filters_by_creation)
 
     def _retry_policy(self) -> RetryPolicy:
-        raise NotImplementedError
+        return self._http.retry
 
     def watcher(
         self,

@@ -11,7 +11,6 @@ import msgspec
 from mistral_jobs_async._exceptions import InvalidRequestError
 from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._pagination import AsyncPager, list_pages
-from mistral_jobs_async._retry import RetryPolicy
 from mistral_jobs_async._validation import (
     CreateFineTuningJob,
     check,
@@ -20,7 +19,6 @@ from mistral_jobs_async._validation import (
     item_path,
     to_payload,
 )
-from mistral_jobs_async.models._common import JobBase, Page
 from mistral_jobs_async.models.fine_tuning import (
     FINE_TUNING_TERMINAL,
     FineTuningJob,
@@ -29,7 +27,7 @@ from mistral_jobs_async.models.fine_tuning import (
     TrainingFile,
     WandbIntegration,
 )
-from mistral_jobs_async.resources._watching import JobsTarget, WatchableJobs
+from mistral_jobs_async.resources._watching import WatchableJobs
 
 __all__ = ["FineTuning", "FineTuningJobs"]
 
@@ -67,31 +65,16 @@ def _integration(value: object) -> Any:
 class FineTuningJobs(WatchableJobs[FineTuningJob]):
     """The fine-tuning jobs of the client's organisation."""
 
+    _collection = _PATH
     _terminal = FINE_TUNING_TERMINAL
     _job_type = FineTuningJob
+    _decoder = _job
+    _list_decoder = _job_list
+    _filters_by_creation = True
 
-    def __init__(self, http: HttpClient) -> None:
-        self._http = http
-
-    def _retry_policy(self) -> RetryPolicy:
-        return self._http.retry
-
-    def _watch_target(self) -> JobsTarget:
-        async def get(job_id: str, retry: RetryPolicy) -> JobBase:
-            path = item_path(_PATH, "job_id", job_id)
-            return await self._http.request("GET", path, _job, retry=retry)
-
-        async def page(
-            number: int, size: int, created_after: float | None, retry: RetryPolicy
-        ) -> Page[Any]:
-            query = {"page": str(number), "page_size": str(size)}
-            if created_after is not None:
-                moment = datetime.fromtimestamp(created_after, tz=timezone.utc)
-                query["created_after"] = _timestamp("created_after", moment) or ""
-            answer = await self._http.request("GET", _PATH, _job_list, params=query, retry=retry)
-            return Page(data=answer.data, total=answer.total, page=number, page_size=size)
-
-        return JobsTarget(get, page, filters_by_creation=True)
+    def _created_after(self, timestamp: float) -> dict[str, str]:
+        moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+        return {"created_after": _timestamp("created_after", moment) or ""}
 
     async def create(
         self,

@@ -9,7 +9,6 @@ import msgspec
 
 from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._pagination import AsyncPager, list_pages
-from mistral_jobs_async._retry import RetryPolicy
 from mistral_jobs_async._validation import (
     CreateTrainingJob,
     check,
@@ -17,7 +16,6 @@ from mistral_jobs_async._validation import (
     item_path,
     to_payload,
 )
-from mistral_jobs_async.models._common import JobBase, Page
 from mistral_jobs_async.models.forge import (
     FORGE_TERMINAL,
     ForgeHyperparameters,
@@ -25,7 +23,7 @@ from mistral_jobs_async.models.forge import (
     TrainingJob,
     TrainingJobList,
 )
-from mistral_jobs_async.resources._watching import JobsTarget, WatchableJobs
+from mistral_jobs_async.resources._watching import WatchableJobs
 
 __all__ = ["Forge", "ForgeJobs"]
 
@@ -38,29 +36,12 @@ _encoder = msgspec.json.Encoder()
 class ForgeJobs(WatchableJobs[TrainingJob]):
     """The Forge training jobs of the client's organisation."""
 
+    _collection = _PATH
     _terminal = FORGE_TERMINAL
     _job_type = TrainingJob
-
-    def __init__(self, http: HttpClient) -> None:
-        self._http = http
-
-    def _retry_policy(self) -> RetryPolicy:
-        return self._http.retry
-
-    def _watch_target(self) -> JobsTarget:
-        async def get(job_id: str, retry: RetryPolicy) -> JobBase:
-            path = item_path(_PATH, "job_id", job_id)
-            return await self._http.request("GET", path, _job, retry=retry)
-
-        async def page(
-            number: int, size: int, created_after: float | None, retry: RetryPolicy
-        ) -> Page[Any]:
-            # The Forge list has no filters: the watcher walks from the newest page instead.
-            query = {"page": str(number), "page_size": str(size)}
-            answer = await self._http.request("GET", _PATH, _job_list, params=query, retry=retry)
-            return Page(data=answer.data, total=answer.total, page=number, page_size=size)
-
-        return JobsTarget(get, page, filters_by_creation=False)
+    _decoder = _job
+    _list_decoder = _job_list
+    # The Forge list has no filters: the watcher walks from the newest page instead.
 
     async def create(
         self,
