@@ -56,6 +56,21 @@ async def _files(client: AsyncClient) -> tuple[str, str]:
     return good.id, bad.id
 
 
+async def _short_jobs(client: AsyncClient, count: int) -> list[str]:
+    """``count`` auto-started 10-step fine-tuning jobs."""
+    good, _ = await _files(client)
+    jobs = [
+        await client.fine_tuning.jobs.create(
+            model="m",
+            training_files=[good],
+            auto_start=True,
+            hyperparameters={"training_steps": 10},
+        )
+        for _ in range(count)
+    ]
+    return [job.id for job in jobs]
+
+
 def _emulator_story(emu: Emulator, job_id: str) -> list[tuple[str, int]]:
     job = emu.job(job_id)
     return [(e["data"]["status"], e["created_at"]) for e in job["events"]]
@@ -216,18 +231,7 @@ async def test_unknown_status_is_reported_and_polled_on(
 async def test_rate_limit_pauses_the_whole_watcher(emu: Emulator, fast_client: AsyncClient) -> None:
     """A 429 pauses every poll for its Retry-After: one 429, not a storm; the watch goes on."""
     emu.speed = 50.0
-    good, _ = await _files(fast_client)
-    ids = [
-        (
-            await fast_client.fine_tuning.jobs.create(
-                model="m",
-                training_files=[good],
-                auto_start=True,
-                hyperparameters={"training_steps": 10},
-            )
-        ).id
-        for _ in range(20)
-    ]
+    ids = await _short_jobs(fast_client, 20)
     emu.clear_requests()
     emu.inject(Fault.http(429, retry_after=1, times=1))
     started = anyio.current_time()
@@ -285,18 +289,7 @@ async def test_slow_consumer_gets_everything_with_a_tiny_buffer(
 ) -> None:
     """With a buffer of 1 and a slow consumer, every job's transitions still all arrive."""
     emu.speed = 30.0
-    good, _ = await _files(fast_client)
-    ids = [
-        (
-            await fast_client.fine_tuning.jobs.create(
-                model="m",
-                training_files=[good],
-                auto_start=True,
-                hyperparameters={"training_steps": 10},
-            )
-        ).id
-        for _ in range(10)
-    ]
+    ids = await _short_jobs(fast_client, 10)
     config = WatchConfig(
         fast_interval=0.02,
         base_interval=0.05,
