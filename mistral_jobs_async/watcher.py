@@ -717,20 +717,11 @@ class Watcher:
         if auto_start is not None:
             job.auto_start = auto_start
         changed = item.status != previous
-        if job.resumed and detailed:
-            await self._replay_missed(job, item)
-        elif changed:
-            await self._emit(
-                Transition(
-                    job_id=job.id,
-                    previous=previous,
-                    status=item.status,
-                    job=item,
-                    observed_at=self._clock.wall(),
-                    missed=job.resumed,
-                )
-            )
-            self.stats.transitions += 1
+        replay = job.resumed and detailed
+        saved_modified = job.modified_at
+        # The job's state moves first, the events go out after: a subscriber that joins while
+        # an event is being delivered (emitting can wait on slow subscribers) reads the new
+        # status from status_of() instead of missing the change.
         job.resumed = False
         job.status = item.status
         job.modified_at = item.modified_at or job.modified_at
@@ -739,11 +730,27 @@ class Watcher:
             job.stall_reported = False
         if item.status in self._terminal:
             job.done = True
-            return
-        job.interval = self._next_interval(job, changed)
-        job.next_poll = now + self._jittered(job.interval)
+        else:
+            job.interval = self._next_interval(job, changed)
+            job.next_poll = now + self._jittered(job.interval)
+        if replay:
+            await self._replay_missed(job, item, previous, saved_modified)
+        elif changed:
+            await self._emit(
+                Transition(
+                    job_id=job.id,
+                    previous=previous,
+                    status=item.status,
+                    job=item,
+                    observed_at=self._clock.wall(),
+                    missed=False,
+                )
+            )
+            self.stats.transitions += 1
 
-    async def _replay_missed(self, job: _Job, item: JobBase) -> None:
+    async def _replay_missed(
+        self, job: _Job, item: JobBase, saved: str | None, saved_modified: int | None
+    ) -> None:
         """After a resume: report every status change since the saved one, flagged missed."""
         changes = [
             (str(event.data["status"]), event.created_at or 0)
@@ -753,16 +760,16 @@ class Watcher:
         # Replay what follows the last change into the saved status (timestamps are whole
         # seconds, so "after modified_at" alone could drop a change made in that second).
         start = next(
-            (i + 1 for i in range(len(changes) - 1, -1, -1) if changes[i][0] == job.status),
+            (i + 1 for i in range(len(changes) - 1, -1, -1) if changes[i][0] == saved),
             None,
         )
         if start is None:
-            since = job.modified_at or 0
+            since = saved_modified or 0
             start = next((i for i, (_, at) in enumerate(changes) if at > since), len(changes))
         statuses = [status for status, _ in changes[start:]]
         if not statuses or statuses[-1] != item.status:
             statuses.append(item.status)
-        previous = job.status
+        previous = saved
         for status in statuses:
             if status == previous:
                 continue

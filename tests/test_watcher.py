@@ -429,9 +429,12 @@ async def test_add_remove_and_many_subscribers(emu: Emulator, fast_client: Async
     ):
         tg.start_soon(consume, "a", a)
         tg.start_soon(consume, "b", b)
+        ends = {(first, "SUCCESS"), (second, "SUCCESS")}
         with anyio.fail_after(30):
-            while watcher.job_ids:  # noqa: ASYNC110 (waiting on the watcher's own state)
+            # Until both subscribers have read both ends (the watcher may be done before).
+            while not (ends <= set(got["a"]) and ends <= set(got["b"])):  # noqa: ASYNC110
                 await anyio.sleep(0.05)
+        assert watcher.job_ids == []
         tg.cancel_scope.cancel()
     for name in ("a", "b"):
         statuses = {(j, s) for j, s in got[name]}
