@@ -51,6 +51,13 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session
+def example(session: nox.Session) -> None:
+    """The FastAPI example app on http://127.0.0.1:8080, against the embedded emulator."""
+    session.install("-e", ".[fastapi]", "uvicorn")
+    session.run("python", "docs/examples/fastapi_app.py", *session.posargs)
+
+
+@nox.session
 def emulator(session: nox.Session) -> None:
     """Start the emulator on 127.0.0.1:8000 (Ctrl-C stops it); extra arguments pass through."""
     session.install("-e", ".")
