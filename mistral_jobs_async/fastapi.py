@@ -34,7 +34,7 @@ import msgspec
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import StreamingResponse
 
-from mistral_jobs_async import AsyncClient
+from mistral_jobs_async import AsyncClient, ConfigurationError
 from mistral_jobs_async.watcher import (
     JobStalled,
     JobVanished,
@@ -131,7 +131,11 @@ def mistral_lifespan(
 
 def get_jobs(request: Request) -> MistralJobs:
     """Dependency: the app's :class:`MistralJobs`."""
-    jobs: MistralJobs = request.app.state.mistral_jobs
+    jobs = getattr(request.app.state, "mistral_jobs", None)
+    if not isinstance(jobs, MistralJobs):
+        raise ConfigurationError(
+            "no Mistral client on this app: create it with FastAPI(lifespan=mistral_lifespan())"
+        )
     return jobs
 
 

@@ -167,3 +167,16 @@ async def test_disconnect_releases_the_subscription(served: tuple[str, FastAPI, 
         count = emu.request_count()
         await anyio.sleep(0.5)
         assert emu.request_count() <= count + 1  # the subscribers route itself is not a poll
+
+
+def test_missing_lifespan_is_a_clear_error() -> None:
+    """Using the dependencies without mistral_lifespan raises a ConfigurationError that says so."""
+    from starlette.requests import Request as StarletteRequest
+
+    from mistral_jobs_async import ConfigurationError
+    from mistral_jobs_async.fastapi import get_jobs
+
+    app = FastAPI()
+    request = StarletteRequest({"type": "http", "app": app, "headers": []})
+    with pytest.raises(ConfigurationError, match="mistral_lifespan"):
+        get_jobs(request)
