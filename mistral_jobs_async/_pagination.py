@@ -8,10 +8,11 @@ from typing import Any, Generic, Protocol, TypeVar
 import msgspec
 
 from mistral_jobs_async._http import HttpClient
+from mistral_jobs_async._retry import RetryPolicy
 from mistral_jobs_async._validation import check_page
 from mistral_jobs_async.models._common import ListAnswer, Page
 
-__all__ = ["AsyncPager", "list_pages"]
+__all__ = ["AsyncPager", "fetch_page", "list_pages"]
 
 
 class _HasId(Protocol):
@@ -35,11 +36,25 @@ def list_pages(
     check_page(page, page_size)
 
     async def fetch(number: int, size: int) -> Page[T]:
-        query = {**(params or {}), "page": str(number), "page_size": str(size)}
-        answer = await http.request("GET", path, decoder, params=query)
-        return Page(data=answer.data, total=answer.total, page=number, page_size=size)
+        return await fetch_page(http, path, decoder, number, size, params=params)
 
     return AsyncPager(fetch, page, page_size)
+
+
+async def fetch_page(
+    http: HttpClient,
+    path: str,
+    decoder: msgspec.json.Decoder[ListAnswer[T]],
+    number: int,
+    size: int,
+    *,
+    params: Mapping[str, str] | None = None,
+    retry: RetryPolicy | None = None,
+) -> Page[T]:
+    """One page of a list endpoint (``retry`` overrides the client's policy)."""
+    query = {**(params or {}), "page": str(number), "page_size": str(size)}
+    answer = await http.request("GET", path, decoder, params=query, retry=retry)
+    return Page(data=answer.data, total=answer.total, page=number, page_size=size)
 
 
 class AsyncPager(Generic[T]):

@@ -288,7 +288,6 @@ class Watcher:
         config: WatchConfig | None = None,
         state: bytes | None = None,
         close_when_done: bool = True,
-        terminal: Collection[str],
         rng: random.Random | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -297,7 +296,6 @@ class Watcher:
         # The client's retry policy for one request, except that 429s come back here at once.
         self._retry = replace(retry, retry_rate_limited=False, sleep=self._retry_sleep)
         self._client_sleep = retry.sleep
-        self._terminal = frozenset(terminal)
         self._close_when_done = close_when_done
         self._rng = rng or random.Random()
         self._clock = clock or AnyioClock()
@@ -728,7 +726,7 @@ class Watcher:
         if changed:
             job.changed_at = now
             job.stall_reported = False
-        if item.status in self._terminal:
+        if item.is_terminal:
             job.done = True
         else:
             job.interval = self._next_interval(job, changed)
@@ -793,7 +791,7 @@ class Watcher:
             return config.max_interval  # parked until someone calls start: not finished
         if changed or status in FAST_STATUSES:
             return config.fast_interval
-        if status not in self._terminal and job.interval < config.base_interval:
+        if job.interval < config.base_interval:
             return config.base_interval
         return min(config.max_interval, max(config.base_interval, job.interval * config.growth))
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 import msgspec
 
 from mistral_jobs_async._http import HttpClient
+from mistral_jobs_async._pagination import fetch_page
 from mistral_jobs_async._retry import RetryPolicy
 from mistral_jobs_async._validation import item_path
 from mistral_jobs_async.models._common import JobBase, ListAnswer, Page
@@ -47,7 +48,6 @@ class WatchableJobs(Generic[J]):
     """A job resource's ``watch``, ``watcher`` and ``wait``, and what they poll with."""
 
     _collection: str
-    _terminal: Collection[str]
     _job_type: type[J]
     _decoder: msgspec.json.Decoder[J]
     _list_decoder: msgspec.json.Decoder[ListAnswer[J]]
@@ -69,13 +69,11 @@ class WatchableJobs(Generic[J]):
         async def page(
             number: int, size: int, created_after: float | None, retry: RetryPolicy
         ) -> Page[Any]:
-            query = {"page": str(number), "page_size": str(size)}
-            if created_after is not None:
-                query.update(self._created_after(created_after))
-            answer = await self._http.request(
-                "GET", self._collection, self._list_decoder, params=query, retry=retry
-            )
-            return Page(data=answer.data, total=answer.total, page=number, page_size=size)
+            query = self._created_after(created_after) if created_after is not None else {}
+            return await fetch_page(
+                self._http, self._collection, self._list_decoder, number, size,
+                params=query, retry=retry,
+            )  # fmt: skip
 
         return JobsTarget(get, page, filters_by_creation=self._filters_by_creation)
 
@@ -104,7 +102,6 @@ class WatchableJobs(Generic[J]):
             config=config,
             state=state,
             close_when_done=close_when_done,
-            terminal=self._terminal,
             clock=clock,
         )
 

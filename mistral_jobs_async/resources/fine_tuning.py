@@ -20,7 +20,6 @@ from mistral_jobs_async._validation import (
     to_payload,
 )
 from mistral_jobs_async.models.fine_tuning import (
-    FINE_TUNING_TERMINAL,
     FineTuningJob,
     FineTuningJobList,
     Hyperparameters,
@@ -66,7 +65,6 @@ class FineTuningJobs(WatchableJobs[FineTuningJob]):
     """The fine-tuning jobs of the client's organisation."""
 
     _collection = _PATH
-    _terminal = FINE_TUNING_TERMINAL
     _job_type = FineTuningJob
     _decoder = _job
     _list_decoder = _job_list

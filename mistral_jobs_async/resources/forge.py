@@ -17,7 +17,6 @@ from mistral_jobs_async._validation import (
     to_payload,
 )
 from mistral_jobs_async.models.forge import (
-    FORGE_TERMINAL,
     ForgeHyperparameters,
     ModelConfig,
     TrainingJob,
@@ -37,7 +36,6 @@ class ForgeJobs(WatchableJobs[TrainingJob]):
     """The Forge training jobs of the client's organisation."""
 
     _collection = _PATH
-    _terminal = FORGE_TERMINAL
     _job_type = TrainingJob
     _decoder = _job
     _list_decoder = _job_list
