@@ -12,6 +12,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 Row = dict[str, object]
+#: One valid fine-tuning sample (a JSONL line) to build training files from.
+SAMPLE_LINE = (
+    b'{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n'
+)
 
 
 @dataclass(frozen=True)

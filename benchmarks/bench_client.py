@@ -23,18 +23,17 @@ import timeit
 
 import aiohttp
 import msgspec
-from _support import Row, emulator_process, report
+from _support import SAMPLE_LINE, Row, emulator_process, report
 
 from mistral_jobs_async import AsyncClient
 from mistral_jobs_async.models import FineTuningJob, FineTuningJobList
 
 KEY = "bench-key"
-LINE = b'{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n'
 
 
 async def prepare(client: AsyncClient) -> tuple[str, bytes]:
     """A detailed job to GET, and the raw bytes of a 100-job list page."""
-    uploaded = await client.files.upload(io.BytesIO(LINE * 20), filename="train.jsonl")
+    uploaded = await client.files.upload(io.BytesIO(SAMPLE_LINE * 20), filename="train.jsonl")
     jobs = [
         await client.fine_tuning.jobs.create(
             model="open-mistral-7b", training_files=[uploaded.id], suffix="bench"

@@ -16,11 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
-from _support import Row, emulator_process, report
-
-GOOD_LINE = (
-    b'{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n'
-)
+from _support import SAMPLE_LINE, Row, emulator_process, report
 
 
 def rss_mib(pid: int) -> float:
@@ -37,7 +33,7 @@ async def populate(session: aiohttp.ClientSession, url: str, key: str, jobs: int
     headers = {"Authorization": f"Bearer {key}"}
     form = aiohttp.FormData()
     form.add_field("purpose", "fine-tune")
-    form.add_field("file", GOOD_LINE * 10, filename="train.jsonl")
+    form.add_field("file", SAMPLE_LINE * 10, filename="train.jsonl")
     async with session.post(url + "/v1/files", data=form, headers=headers) as response:
         file_id = (await response.json())["id"]
     body = {"model": "open-mistral-7b", "training_files": [{"file_id": file_id}]}

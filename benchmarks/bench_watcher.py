@@ -29,13 +29,12 @@ from typing import Any
 
 import aiohttp
 import anyio
-from _support import Row, emulator_process, report
+from _support import SAMPLE_LINE, Row, emulator_process, report
 
 from mistral_jobs_async import AsyncClient, RetryPolicy
 from mistral_jobs_async.watcher import Transition, WatchConfig
 
 KEY = "bench-watch"
-LINE = b'{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n'
 
 
 async def control(
@@ -47,7 +46,7 @@ async def control(
 
 
 async def create_jobs(client: AsyncClient, count: int) -> list[str]:
-    uploaded = await client.files.upload(io.BytesIO(LINE * 10), filename="train.jsonl")
+    uploaded = await client.files.upload(io.BytesIO(SAMPLE_LINE * 10), filename="train.jsonl")
     ids: list[str] = []
     limiter = asyncio.Semaphore(16)
 
