@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import replace
 from types import TracebackType
@@ -18,10 +19,23 @@ from mistral_jobs_async.resources.forge import Forge
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncClient"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT", "AsyncClient"]
 
 DEFAULT_BASE_URL = "https://api.mistral.ai"
 DEFAULT_TIMEOUT = 60.0
+#: The most an answer may grow to, as sent and once unpacked: a page of 100 jobs is ~60 kB.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 2**20
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine: ``localhost`` (RFC 6761) or a loopback address."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class AsyncClient:
@@ -29,10 +43,14 @@ class AsyncClient:
 
     ``api_key`` defaults to ``$MISTRAL_API_KEY`` and ``base_url`` to ``$MISTRAL_BASE_URL``, then
     ``https://api.mistral.ai`` (fine-tuning and files are served under ``/v1``, Forge at the
-    root). ``timeout`` bounds each attempt in seconds; retries follow ``retry`` (see
-    ``RetryPolicy``), with ``max_retries`` as a shortcut. Pass ``session`` to reuse your own
-    ``aiohttp.ClientSession`` (the client then leaves it open). Use it as an async context
-    manager, or call :meth:`aclose`.
+    root). ``timeout`` bounds each attempt in seconds, reading and decoding the answer
+    included; retries follow ``retry`` (see ``RetryPolicy``), with ``max_retries`` as a
+    shortcut. An answer larger than ``max_response_bytes`` (as sent or once unpacked) is
+    refused with ``ResponseTooLargeError``. Plain ``http://`` is refused for anything but
+    loopback unless ``allow_insecure_http=True``: the key would cross the network in clear.
+    Pass ``session`` to reuse your own ``aiohttp.ClientSession`` (the client then leaves it
+    open). Use it as an async context manager, or call :meth:`aclose`. A client belongs to
+    the event loop it is first used in.
     """
 
     def __init__(
@@ -44,6 +62,8 @@ class AsyncClient:
         max_retries: int | None = None,
         retry: RetryPolicy | None = None,
         session: aiohttp.ClientSession | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        allow_insecure_http: bool = False,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("MISTRAL_API_KEY")
         if key is not None and not isinstance(key, str):
@@ -66,6 +86,23 @@ class AsyncClient:
                 f"base_url is the service root, without /v1 (e.g. {DEFAULT_BASE_URL}), "
                 f"not {url!r}: the client adds /v1 where the API needs it"
             )
+        if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(
+            parts.hostname or ""
+        ):
+            raise ConfigurationError(
+                f"base_url http://{parts.hostname} is plain HTTP to a host that is not "
+                "this machine: the API key would cross the network unencrypted. Use https://, "
+                "or pass AsyncClient(allow_insecure_http=True) (CLI: --allow-insecure-http) "
+                "if you trust every network in between"
+            )
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1024
+        ):
+            raise ConfigurationError(
+                f"max_response_bytes must be an int >= 1024, not {max_response_bytes!r}"
+            )
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ConfigurationError(f"timeout must be a number > 0 (seconds), not {timeout!r}")
         if max_retries is not None and (
@@ -78,7 +115,7 @@ class AsyncClient:
         self.base_url = url.rstrip("/")
         self._http = HttpClient(
             api_key=key.strip(), base_url=self.base_url, timeout=timeout, retry=policy,
-            session=session,
+            session=session, max_response_bytes=max_response_bytes,
         )  # fmt: skip
         self.fine_tuning = FineTuning(self._http)
         self.forge = Forge(self._http)

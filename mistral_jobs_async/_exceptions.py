@@ -11,6 +11,9 @@ Every error the library raises derives from :class:`MistralJobsError`::
     │   ├── RequestTimeoutError      no answer in time
     │   └── IncompleteResponseError  the connection broke while the answer came
     ├── ResponseDecodeError          an answer that is not the JSON the API promises
+    │   └── ResponseTooLargeError    an answer past ``max_response_bytes`` (read or unpacked)
+    ├── RedirectError                a redirect the client refuses (another host, a downgrade)
+    ├── PaginationError              a list walk that stopped making progress
     ├── WaitTimeoutError             ``wait(timeout=...)`` ran out (also a TimeoutError)
     └── APIStatusError               the server answered with an error status
         ├── BadRequestError          400
@@ -23,7 +26,8 @@ Every error the library raises derives from :class:`MistralJobsError`::
         └── ServerError              5xx
     (every APIStatusError has status_code, message, type, code, request_id, retry_after)
 
-No message, repr or attribute of these exceptions contains the API key.
+An error raised after retries says how many attempts were made (``attempts``, and in its
+message). No message, repr or attribute of these exceptions contains the API key.
 """
 
 from __future__ import annotations
@@ -40,10 +44,13 @@ __all__ = [
     "InvalidRequestError",
     "MistralJobsError",
     "NotFoundError",
+    "PaginationError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RedirectError",
     "RequestTimeoutError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "ServerError",
     "TransportError",
     "UnprocessableEntityError",
@@ -54,6 +61,13 @@ __all__ = [
 
 class MistralJobsError(Exception):
     """Root of every error raised by mistral_jobs_async."""
+
+    #: How many attempts the request made before this error (retries add attempts).
+    attempts: int = 1
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text} [after {self.attempts} attempts]" if self.attempts > 1 else text
 
 
 class ConfigurationError(MistralJobsError, ValueError):
@@ -100,6 +114,35 @@ class ResponseDecodeError(MistralJobsError):
         super().__init__(message)
         self.status_code = status_code
         self.request_id = request_id
+
+
+class ResponseTooLargeError(ResponseDecodeError):
+    """Raised when an answer grows past ``max_response_bytes`` (as sent, or once unpacked)."""
+
+    def __init__(self, message: str, *, limit: int, status_code: int, request_id: str | None):
+        super().__init__(message, status_code=status_code, request_id=request_id)
+        self.limit = limit
+
+
+class RedirectError(MistralJobsError):
+    """Raised on a redirect the client will not follow: to another host, scheme or port.
+
+    The API does not redirect; following one would send the request (and its body) elsewhere.
+    """
+
+    def __init__(self, message: str, *, status_code: int, location: str, method: str, url: str):
+        super().__init__(message)
+        self.status_code = status_code
+        self.location = location
+        self.method = method
+        self.url = url
+
+
+class PaginationError(MistralJobsError):
+    """Raised when a list walk stops making progress (pages of nothing new, a total that grows).
+
+    The items yielded before it are real; the server's paging is what cannot be trusted.
+    """
 
 
 class WaitTimeoutError(MistralJobsError, TimeoutError):

@@ -140,7 +140,9 @@ class HttpClient:
         timeout: float,
         retry: RetryPolicy,
         session: aiohttp.ClientSession | None,
+        max_response_bytes: int,
     ) -> None:
+        self.max_response_bytes = max_response_bytes
         self._headers = {
             "Authorization": _Secret(f"Bearer {api_key}"),
             "Accept": "application/json",
