@@ -86,8 +86,10 @@ class AsyncClient:
                 f"base_url is the service root, without /v1 (e.g. {DEFAULT_BASE_URL}), "
                 f"not {url!r}: the client adds /v1 where the API needs it"
             )
-        if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(
-            parts.hostname or ""
+        if (
+            parts.scheme == "http"
+            and not allow_insecure_http
+            and not _is_loopback(parts.hostname or "")
         ):
             raise ConfigurationError(
                 f"base_url http://{parts.hostname} is plain HTTP to a host that is not "

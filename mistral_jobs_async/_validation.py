@@ -20,6 +20,7 @@ __all__ = [
     "CreateFineTuningJob",
     "CreateTrainingJob",
     "check",
+    "check_id",
     "check_list",
     "check_page",
     "check_text",
@@ -138,12 +139,17 @@ def check(payload: dict[str, Any], model: type[T]) -> T:
 
 
 def item_path(collection: str, name: str, value: object) -> str:
-    """``collection/<id>`` for a job or file id: a non-empty string, quoted for the URL."""
+    """``collection/<id>`` for a job or file id (see :func:`check_id`)."""
+    return f"{collection}/{check_id(name, value)}"
+
+
+def check_id(name: str, value: object) -> str:
+    """A job or file id: a non-empty string that cannot change the URL's path."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequestError(name, f"must be a non-empty string, not {value!r}")
     if not _ID.fullmatch(value):
         raise InvalidRequestError(name, f"{value!r} is not an id")
-    return f"{collection}/{value}"
+    return value
 
 
 # Ids are UUIDs today; letters, digits, '-', '_' and inner '.' or ':' stay possible, but nothing

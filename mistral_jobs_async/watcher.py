@@ -39,6 +39,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from mistral_jobs_async._exceptions import (
     AuthenticationError,
     ConfigurationError,
+    InvalidRequestError,
     MistralJobsError,
     NotFoundError,
     PermissionDeniedError,
@@ -46,6 +47,7 @@ from mistral_jobs_async._exceptions import (
     WaitTimeoutError,
 )
 from mistral_jobs_async._retry import RetryPolicy
+from mistral_jobs_async._validation import check_id
 from mistral_jobs_async.models._common import JobBase, Page
 
 __all__ = [
@@ -267,6 +269,15 @@ class _Job:
     done: bool = False
 
 
+def _id_list(job_ids: str | Iterable[str]) -> list[str]:
+    """Ids as a list, each checked; a lone string is one id, not its characters."""
+    if isinstance(job_ids, str):
+        job_ids = [job_ids]
+    elif not isinstance(job_ids, Iterable):
+        raise InvalidRequestError("job_ids", f"must be ids, not {type(job_ids).__name__}")
+    return [check_id("job_id", job_id) for job_id in job_ids]
+
+
 # --- the watcher ---------------------------------------------------------------------------
 
 
@@ -282,7 +293,7 @@ class Watcher:
     def __init__(
         self,
         target: Target,
-        job_ids: Iterable[str] = (),
+        job_ids: str | Iterable[str] = (),
         *,
         retry: RetryPolicy,
         config: WatchConfig | None = None,
@@ -320,24 +331,22 @@ class Watcher:
 
     # --- membership --------------------------------------------------------------------------
 
-    def add(self, job_ids: Iterable[str]) -> None:
+    def add(self, job_ids: str | Iterable[str]) -> None:
         """Start watching more jobs (ids already watched are left as they are).
 
-        A watcher with ``close_when_done`` stops once every job has ended; to add jobs later,
-        create it with ``close_when_done=False``.
+        A lone string is one id. A watcher with ``close_when_done`` stops once every job has
+        ended; to add jobs later, create it with ``close_when_done=False``.
         """
         if self._finished:
             raise ConfigurationError("this watcher has stopped: it cannot take more jobs")
-        for job_id in job_ids:
-            if not isinstance(job_id, str) or not job_id:
-                raise ConfigurationError(f"job ids must be non-empty strings, not {job_id!r}")
+        for job_id in _id_list(job_ids):
             if job_id not in self._jobs:
                 self._jobs[job_id] = _Job(id=job_id, interval=self.config.base_interval)
         self._wake()
 
-    def remove(self, job_ids: Iterable[str]) -> None:
-        """Stop watching jobs (no event is sent for them)."""
-        for job_id in job_ids:
+    def remove(self, job_ids: str | Iterable[str]) -> None:
+        """Stop watching jobs (no event is sent for them); a lone string is one id."""
+        for job_id in _id_list(job_ids):
             job = self._jobs.pop(job_id, None)
             if job is not None:
                 job.done = True
@@ -406,11 +415,11 @@ class Watcher:
     # --- subscribers -------------------------------------------------------------------------
 
     def subscribe(
-        self, job_ids: Collection[str] | None = None, *, buffer: int | None = None
+        self, job_ids: str | Collection[str] | None = None, *, buffer: int | None = None
     ) -> Subscription:
         """A new stream of events (of ``job_ids`` only, if given), with its own buffer."""
         send, receive = anyio.create_memory_object_stream[WatchEvent](buffer or self.config.buffer)
-        only = frozenset(job_ids) if job_ids is not None else None
+        only = frozenset(_id_list(job_ids)) if job_ids is not None else None
         if self._finished:
             send.close()
         else:

@@ -82,7 +82,7 @@ class WatchableJobs(Generic[J]):
 
     def watcher(
         self,
-        job_ids: Iterable[str] = (),
+        job_ids: str | Iterable[str] = (),
         *,
         config: WatchConfig | None = None,
         state: bytes | None = None,
@@ -107,15 +107,17 @@ class WatchableJobs(Generic[J]):
 
     def watch(
         self,
-        job_ids: Iterable[str],
+        job_ids: str | Iterable[str],
         *,
         config: WatchConfig | None = None,
         state: bytes | None = None,
     ) -> WatchSession:
         """``async with jobs.watch(ids) as events: async for event in events: ...``.
 
-        Events are ``Transition``, ``JobVanished``, ``PollFailed`` and ``JobStalled``; the
-        iteration ends when every job has reached its API's terminal set (or vanished).
+        ``job_ids`` is an iterable of job ids, or one id as a string; a malformed id raises
+        ``InvalidRequestError`` at once. Events are ``Transition``, ``JobVanished``,
+        ``PollFailed`` and ``JobStalled``; the iteration ends when every job has reached its
+        API's terminal set (or vanished).
         """
         return WatchSession(self.watcher(job_ids, config=config, state=state))
 
