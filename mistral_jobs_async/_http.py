@@ -1,47 +1,63 @@
-"""Send one request: the one session, auth, timeouts, status to exception, msgspec decoding.
+"""Send one request: the one session, auth, deadlines, redirects, status to exception, decoding.
 
 This is the only module that imports aiohttp's client. It never puts the API key anywhere
-but the ``Authorization`` header: not in a message, a repr or a log line.
+but the ``Authorization`` header: not in a message, a repr or a log line. What it guards
+against, beyond the happy path:
+
+* **Deadlines.** ``timeout`` bounds a whole attempt: connecting, sending, reading, unpacking
+  and decoding (uploads: each connect and each read, since the body may take long to send).
+* **Bounded answers.** A body may grow to ``max_response_bytes``, as sent and once unpacked
+  (``_body.py``); past it, ``ResponseTooLargeError``, with memory flat.
+* **Redirects.** The API does not redirect. One that leaves the configured scheme, host and
+  port is refused with ``RedirectError`` naming the target, before anything is sent there; a
+  same-origin one is followed only where the request can be sent again as it was made.
+* **One loop.** aiohttp sessions belong to the event loop they were made in: using the
+  client from another loop (a second ``asyncio.run``) is a ``ConfigurationError``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
-import os
+import time
 from collections.abc import Mapping
-from dataclasses import replace
-from pathlib import Path
-from typing import IO, Any, TypeVar
+from dataclasses import dataclass, replace
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+import anyio
 import msgspec
 
 from mistral_jobs_async import __version__
+from mistral_jobs_async._body import ACCEPT_ENCODING, CHUNK, BadBody, BodyTooLarge, read_body
 from mistral_jobs_async._exceptions import (
     ConfigurationError,
     ConnectError,
     IncompleteResponseError,
-    InvalidRequestError,
+    MistralJobsError,
+    RedirectError,
     RequestTimeoutError,
     ResponseDecodeError,
+    ResponseTooLargeError,
     TransportError,
     status_error,
 )
-from mistral_jobs_async._retry import RetryPolicy, call_with_retries, parse_retry_after
+from mistral_jobs_async._retry import Recover, RetryPolicy, call_with_retries, parse_retry_after
+from mistral_jobs_async._uploads import BinaryStream, Upload
 from mistral_jobs_async.models._common import Error
 
 __all__ = ["BinaryStream", "HttpClient", "Upload"]
 
 T = TypeVar("T")
-#: What ``files.upload`` streams from: an open binary file, or any buffered or raw byte stream.
-BinaryStream = IO[bytes] | io.BufferedIOBase | io.RawIOBase
 logger = logging.getLogger("mistral_jobs_async")
 
 _USER_AGENT = f"mistral-jobs-async/{__version__}"
 _REQUEST_ID_HEADERS = ("x-request-id", "mistral-correlation-id", "x-kong-request-id")
 _ERROR_BODY_SNIPPET = 300
+_MAX_REDIRECTS = 5
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class _Secret(str):
@@ -56,77 +72,47 @@ class _Secret(str):
 _error_decoder = msgspec.json.Decoder(Error)
 
 
-class Upload:
-    """A file to send as multipart form data, streamed, and reopened or rewound per attempt.
-
-    A path is opened for each attempt; a stream is rewound to where it stood. A stream that
-    cannot be rewound is sent once, without retries.
-    """
-
-    def __init__(
-        self,
-        source: str | os.PathLike[str] | BinaryStream,
-        filename: str,
-        fields: Mapping[str, str],
-    ) -> None:
-        self.source = source
-        self.filename = filename
-        self.fields = fields
-        self._start: int | None = None
-        if not isinstance(source, (str, os.PathLike)) and getattr(source, "seekable", bool)():
-            self._start = source.tell()
-
-    @property
-    def repeatable(self) -> bool:
-        """Whether the content can be sent again."""
-        return isinstance(self.source, (str, os.PathLike)) or self._start is not None
-
-    def open(self) -> tuple[IO[bytes] | io.RawIOBase, bool]:
-        """The stream to send from its start, and whether to close it afterwards."""
-        if isinstance(self.source, (str, os.PathLike)):
-            try:
-                return Path(self.source).open("rb"), True
-            except OSError as exc:
-                raise InvalidRequestError(
-                    "file", f"cannot read {self.source}: {exc.strerror}"
-                ) from None
-        if self._start is not None:
-            self.source.seek(self._start)
-        # aiohttp closes what it sends; the caller's stream must stay open for the caller.
-        return _Borrowed(self.source), False
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port
 
 
-class _Borrowed(io.RawIOBase):
-    """A read-only view of a caller's stream whose ``close`` leaves the stream open."""
+def _shown(url: str) -> str:
+    """A URL as an error may show it: no credentials, query or fragment."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
-    def __init__(self, stream: BinaryStream) -> None:
-        super().__init__()
-        self._stream = stream
 
-    def readable(self) -> bool:
-        return True
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """One request as it is sent (a redirect makes a new one)."""
 
-    def readinto(self, buffer: Any) -> int:
-        data = self._stream.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+    method: str
+    url: str
+    params: Mapping[str, str] | None
+    json: bytes | None
+    upload: Upload | None
 
-    def fileno(self) -> int:
-        # aiohttp sizes a body by fstat(fileno()): right for a plain file, wrong for a stream
-        # that decodes one (gzip, zip members), whose descriptor is the compressed file.
-        # Those are sent without a length (chunked) instead.
-        if isinstance(self._stream, (io.FileIO, io.BufferedReader, io.BufferedRandom)):
-            return self._stream.fileno()
-        raise io.UnsupportedOperation("fileno")
 
-    def seekable(self) -> bool:
-        return self._stream.seekable()
+class _Answer:
+    """What came back: status, headers and the (unpacked) body."""
 
-    def tell(self) -> int:
-        return self._stream.tell()
+    __slots__ = ("body", "headers", "status")
 
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return self._stream.seek(offset, whence)
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytearray) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
 
 
 class HttpClient:
@@ -146,22 +132,37 @@ class HttpClient:
         self._headers = {
             "Authorization": _Secret(f"Bearer {api_key}"),
             "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
             "User-Agent": _USER_AGENT,
         }
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self.base_url = base_url.rstrip("/")
+        self._origin = _origin(self.base_url)
         self.retry = retry
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        # Uploads may take longer than one request: bound each read and connect instead.
-        self._upload_timeout = aiohttp.ClientTimeout(
+        self.timeout = timeout
+        # The whole-attempt deadline is ours (anyio); aiohttp bounds each connect and read,
+        # which is all an upload gets (its body may take longer than one timeout to send).
+        self._socket_timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=timeout, sock_read=timeout
         )
         self._session = session
         self._own_session = session is None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_date: tuple[str, float] | None = None
         self.closed = False
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self.closed:
             raise ConfigurationError("this AsyncClient is closed")
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise ConfigurationError(
+                "this AsyncClient was first used in another event loop (a second "
+                "asyncio.run()?): a client and its connections belong to one loop; create the "
+                "client inside the coroutine that asyncio.run() runs"
+            )
         if self._session is None:
             self._session = aiohttp.ClientSession()
         elif self._session.closed:
@@ -175,6 +176,19 @@ class HttpClient:
         if session is not None and self._own_session:
             await session.close()
 
+    def server_offset(self) -> float:
+        """Seconds the server's clock is ahead of ours, from the last ``Date`` (0 if none).
+
+        ``Date`` has whole seconds, so this is up to a second low.
+        """
+        if self._last_date is None:
+            return 0.0
+        raw, seen = self._last_date
+        try:
+            return parsedate_to_datetime(raw).timestamp() - seen
+        except (TypeError, ValueError, IndexError):
+            return 0.0
+
     async def request(
         self,
         method: str,
@@ -186,45 +200,82 @@ class HttpClient:
         upload: Upload | None = None,
         idempotent: bool | None = None,
         retry: RetryPolicy | None = None,
+        recover: Recover[T] | None = None,
     ) -> T:
-        """Send ``method path`` with retries and decode the answer with ``decoder``."""
-        self._get_session()  # a closed client fails before anything else
+        """Send ``method path`` with retries and decode the answer with ``decoder``.
+
+        ``recover`` looks for what a failed attempt may have done (see ``_retry.py``).
+        """
+        self._get_session()  # a closed client, or another loop, fails before anything else
         url = self.base_url + path
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "DELETE", "PUT", "OPTIONS")
 
+        sent = _Request(method, url, params, json, upload)
+
         async def attempt() -> T:
             # Looked up per attempt: the client may be closed while a retry waits.
-            return await self._send(
-                self._get_session(), method, url, decoder, params=params, json=json,
-                upload=upload,
-            )  # fmt: skip
+            session = self._get_session()
+            if upload is not None:
+                return await self._send(session, sent, decoder)
+            with anyio.move_on_after(self.timeout):
+                return await self._send(session, sent, decoder)
+            raise RequestTimeoutError(
+                f"no complete answer within the timeout ({self.timeout:g}s)",
+                method=method,
+                url=url,
+            )
 
         policy = retry or self.retry
         if upload is not None and not upload.repeatable:
             policy = replace(policy, max_retries=0)
         return await call_with_retries(
-            attempt, policy, idempotent=idempotent, what=f"{method} {path}"
+            attempt, policy, idempotent=idempotent, what=f"{method} {path}", recover=recover
         )
 
     async def _send(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: str,
-        decoder: msgspec.json.Decoder[T],
-        *,
-        params: Mapping[str, str] | None,
-        json: bytes | None,
-        upload: Upload | None,
+        self, session: aiohttp.ClientSession, sent: _Request, decoder: msgspec.json.Decoder[T]
     ) -> T:
-        headers = self._headers
+        answer = await self._exchange(session, sent)
+        method, url = sent.method, sent.url
+        headers = answer.headers
+        request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
+        if answer.status >= 400:
+            raise self._status_error(
+                answer.status, answer.body, headers, request_id=request_id, method=method,
+                url=url,
+            )  # fmt: skip
+        try:
+            return decoder.decode(answer.body)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            problem = str(exc)
+        raise ResponseDecodeError(
+            f"the answer to {method} {url} (HTTP {answer.status}) is not the JSON the API "
+            f"promises: {problem}",
+            status_code=answer.status,
+            request_id=request_id,
+        )
+
+    async def _exchange(self, session: aiohttp.ClientSession, sent: _Request) -> _Answer:
+        """One request and its answer, following same-origin redirects (a few at most)."""
+        for _ in range(_MAX_REDIRECTS + 1):
+            answer = await self._once(session, sent)
+            location = answer.headers.get("Location")
+            if not 300 <= answer.status < 400 or location is None:
+                return answer
+            target = self._redirect_target(sent, answer.status, location)
+            sent = replace(sent, url=target, params=None)  # the target carries its query
+        raise RedirectError(
+            f"{sent.method} {_shown(sent.url)}: more than {_MAX_REDIRECTS} redirects",
+            status_code=0, location=_shown(sent.url), method=sent.method, url=sent.url,
+        )  # fmt: skip
+
+    async def _once(self, session: aiohttp.ClientSession, sent: _Request) -> _Answer:
+        method, url, json, upload = sent.method, sent.url, sent.json, sent.upload
+        headers = self._headers if json is None else self._json_headers
         data: Any = json
-        timeout = self._timeout
-        to_close: IO[bytes] | io.RawIOBase | None = None
-        if json is not None:
-            headers = {**headers, "Content-Type": "application/json"}
-        elif upload is not None:
+        to_close: Any = None
+        if upload is not None:
             stream, close = upload.open()
             to_close = stream if close else None
             form = aiohttp.FormData()
@@ -232,18 +283,49 @@ class HttpClient:
                 form.add_field(name, value)
             form.add_field("file", stream, filename=upload.filename)
             data = form
-            timeout = self._upload_timeout
         # Errors are raised after the ``except`` blocks, so that no aiohttp exception (whose
         # request_info holds the Authorization header) stays chained as ``__context__``.
-        failure: TransportError | None = None
+        failure: MistralJobsError | None = None
+        status = 0
+        request_id: str | None = None
         try:
             async with session.request(
-                method, url, params=params, data=data, headers=headers, timeout=timeout,
-                raise_for_status=False,
+                method, url, params=sent.params, data=data, headers=headers,
+                timeout=self._socket_timeout, raise_for_status=False, allow_redirects=False,
+                auto_decompress=False,
             ) as response:  # fmt: skip
-                body = await response.read()
                 status = response.status
                 response_headers = response.headers
+                request_id = next(
+                    (response_headers[h] for h in _REQUEST_ID_HEADERS if h in response_headers),
+                    None,
+                )
+                if "Date" in response_headers:
+                    self._last_date = (response_headers["Date"], time.time())
+                if 300 <= status < 400 and "Location" in response_headers:
+                    body = bytearray()  # not read: the redirect is followed or refused
+                else:
+                    body = await read_body(
+                        response.content.iter_chunked(CHUNK),
+                        encoding=response_headers.get("Content-Encoding", ""),
+                        length=response.content_length,
+                        limit=self.max_response_bytes,
+                    )
+        except BodyTooLarge as exc:
+            how = "once unpacked" if exc.unpacked else "as sent"
+            failure = ResponseTooLargeError(
+                f"the answer to {method} {url} (HTTP {status}) is larger than "
+                f"max_response_bytes ({self.max_response_bytes:,} bytes) {how}: not read",
+                limit=self.max_response_bytes,
+                status_code=status,
+                request_id=request_id,
+            )
+        except BadBody as exc:
+            failure = ResponseDecodeError(
+                f"the answer to {method} {url} (HTTP {status}) cannot be unpacked: {exc}",
+                status_code=status,
+                request_id=request_id,
+            )
         except aiohttp.ClientConnectorError as exc:
             reason = exc.os_error or exc
             failure = ConnectError(f"cannot connect: {reason}", method=method, url=url)
@@ -260,36 +342,42 @@ class HttpClient:
             failure = TransportError(f"{type(exc).__name__}: {exc}", method=method, url=url)
         except RuntimeError:  # aiohttp: "Session is closed" (a caller's session)
             if session.closed:
-                raise ConfigurationError(
-                    "the aiohttp session of the AsyncClient is closed"
-                ) from None
-            raise
+                failure = ConfigurationError("the aiohttp session of the AsyncClient is closed")
+            else:
+                raise
         finally:
             if to_close is not None:
                 to_close.close()
         if failure is not None:
             raise failure
-        request_id = next(
-            (response_headers[h] for h in _REQUEST_ID_HEADERS if h in response_headers), None
-        )
-        if status >= 400:
-            raise self._status_error(
-                status, body, response_headers, request_id=request_id, method=method, url=url
-            )
-        try:
-            return decoder.decode(body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise ResponseDecodeError(
-                f"the answer to {method} {url} (HTTP {status}) is not the JSON the API "
-                f"promises: {exc}",
-                status_code=status,
-                request_id=request_id,
-            ) from None
+        return _Answer(status, response_headers, body)
+
+    def _redirect_target(self, sent: _Request, status: int, location: str) -> str:
+        """Where a redirect may be followed to, or ``RedirectError`` if it may not."""
+        method, url = sent.method, sent.url
+        target = urljoin(url, location)
+        shown = _shown(target)
+        if _origin(target) != self._origin:
+            raise RedirectError(
+                f"{method} {_shown(url)} was redirected (HTTP {status}) to {shown}, which is "
+                f"not {self.base_url}: refused (the API does not redirect; nothing was sent "
+                "there)",
+                status_code=status, location=shown, method=method, url=url,
+            )  # fmt: skip
+        # 301/302/303 turn a POST into a GET; an upload's stream cannot be replayed safely.
+        same_request = status in (307, 308) or method in ("GET", "HEAD")
+        if sent.upload is not None or not same_request:
+            raise RedirectError(
+                f"{method} {_shown(url)} was redirected (HTTP {status}) to {shown}: not "
+                "followed, since the request would not be sent again as it was made",
+                status_code=status, location=shown, method=method, url=url,
+            )  # fmt: skip
+        return target
 
     def _status_error(
         self,
         status: int,
-        body: bytes,
+        body: bytes | bytearray,
         headers: Mapping[str, str],
         *,
         request_id: str | None,
@@ -302,7 +390,7 @@ class HttpClient:
         try:
             parsed = _error_decoder.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError):
-            text = body[:_ERROR_BODY_SNIPPET].decode("utf-8", "replace").strip()
+            text = bytes(body[:_ERROR_BODY_SNIPPET]).decode("utf-8", "replace").strip()
             message = text or f"HTTP {status} with no body"
         else:
             found = parsed.message if parsed.message is not None else parsed.detail

@@ -11,8 +11,12 @@ What is retried depends on whether a repeat could do the work twice:
 | timeout, broken connection or body     | retried     | not retried: may have been handled    |
 | other statuses (400, 401, 404, 409...) | not retried | not retried                           |
 
-There is no idempotency key in the API, so a POST that may have reached the server is never
-sent twice: a create must not make two jobs.
+There is no idempotency key in the API. A create or upload may still have been done by the
+server when its answer is an error (a gateway can make the job, then answer 503, 429 or 502,
+or lose the answer): such requests pass a ``recover`` hook that looks for what the failed
+attempt made. It runs after every failure that may have reached the server, before any
+retry and before giving up; what it finds is the result. If the lookup itself fails, the
+request is not sent again. Other POSTs (start, cancel) are never sent twice.
 
 The wait before a retry is the server's ``Retry-After`` when it sent one (seconds or an HTTP
 date); a hint longer than ``retry_after_max`` is not waited for: the error is raised at once,
@@ -42,6 +46,7 @@ from mistral_jobs_async._exceptions import (
     ConfigurationError,
     ConnectError,
     MistralJobsError,
+    ResponseDecodeError,
     TransportError,
 )
 
@@ -53,6 +58,7 @@ __all__ = [
     "RETRY_STATUSES",
     "RetryPolicy",
     "call_with_retries",
+    "may_have_been_handled",
     "parse_retry_after",
     "should_retry",
 ]
@@ -135,25 +141,74 @@ def should_retry(exc: BaseException, *, idempotent: bool, policy: RetryPolicy) -
     return False
 
 
+def may_have_been_handled(exc: BaseException) -> bool:
+    """Whether the server may have done the work of a request that failed with ``exc``."""
+    if isinstance(exc, ConnectError):
+        return False  # it never left
+    if isinstance(exc, APIStatusError):
+        # A 4xx other than 408/429 is the service refusing the request itself.
+        return exc.status_code >= 500 or exc.status_code in (408, 429)
+    # A timeout, a broken answer, or a 2xx answer that is not JSON: it may have been done.
+    return isinstance(exc, TransportError | ResponseDecodeError)
+
+
+#: A lookup of what a failed attempt may have done: the result it made, or None.
+Recover = Callable[[MistralJobsError], Awaitable[T | None]]
+
+
 async def call_with_retries(
     attempt: Callable[[], Awaitable[T]],
     policy: RetryPolicy,
     *,
     idempotent: bool,
     what: str,
+    recover: Recover[T] | None = None,
 ) -> T:
     """Run ``attempt`` until it succeeds, fails for good, or the policy's retries are spent.
 
     The first attempt runs bare: most requests succeed at once, and building tenacity's state
     costs more CPU than the rest of the client's work on a request. Only after a retryable
     failure does a tenacity loop, built for this request alone, take over the retries.
+    ``recover`` (creates, uploads) runs after each failure that may have reached the server.
+    The error finally raised carries the number of attempts made.
     """
+    attempts = 0
+    unverified: list[MistralJobsError] = []  # failures whose outcome could not be checked
+
+    async def one() -> T:
+        nonlocal attempts
+        attempts += 1
+        try:
+            return await attempt()
+        except MistralJobsError as exc:
+            exc.attempts = attempts
+            if recover is None or not may_have_been_handled(exc):
+                raise
+            failed = exc
+        # Outside the ``except``: the lookup's own errors must not chain onto this one.
+        lookup_error: MistralJobsError | None = None
+        try:
+            found = await recover(failed)
+        except MistralJobsError as exc:
+            lookup_error, found = exc, None
+        if lookup_error is not None:
+            logger.warning(
+                "%s failed (%s) and checking whether it was done anyway failed too (%s): "
+                "not sending it again", what, failed, lookup_error,
+            )  # fmt: skip
+            unverified.append(failed)
+        if found is None:
+            raise failed
+        logger.info("%s failed (%s) but had been done: using what it made", what, failed)
+        return found
 
     def retryable(exc: BaseException) -> bool:
+        if any(exc is failure for failure in unverified):
+            return False
         return should_retry(exc, idempotent=idempotent, policy=policy)
 
     try:
-        return await attempt()
+        return await one()
     except MistralJobsError as exc:
         if policy.max_retries == 0 or not retryable(exc):
             raise
@@ -190,7 +245,7 @@ async def call_with_retries(
         reraise=True,
     )
     try:
-        result: T = await retrying(attempt)
+        result: T = await retrying(one)
     except MistralJobsError as exc:
         # The error says all there is to say; tenacity's frames would only bury it.
         raise exc.with_traceback(None) from None

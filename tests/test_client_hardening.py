@@ -22,6 +22,7 @@ from mistral_jobs_async import (
     InvalidRequestError,
     NotFoundError,
     Page,
+    PaginationError,
     RetryPolicy,
     ServerError,
 )
@@ -34,8 +35,9 @@ pytestmark = pytest.mark.anyio
 
 
 class Item:
-    def __init__(self, ident: str) -> None:
+    def __init__(self, ident: str, created_at: int | None = None) -> None:
         self.id = ident
+        self.created_at = created_at
 
 
 def pager(pages: Any, page_size: int = 2) -> tuple[AsyncPager[Item], list[int]]:
@@ -51,20 +53,27 @@ def pager(pages: Any, page_size: int = 2) -> tuple[AsyncPager[Item], list[int]]:
 
 
 @pytest.mark.parametrize(
-    ("name", "pages", "expected"),
+    ("name", "pages", "expected", "fails"),
     [
-        ("honest", lambda n: ([f"{n}a", f"{n}b"][: 5 - 2 * n] if n < 3 else [], 5), 5),
-        ("ignores page", lambda n: (["a", "b"], 10), 2),
-        ("total keeps growing", lambda n: ([f"{n}a", f"{n}b"], 4 + 2 * n), None),
-        ("short pages, huge total", lambda n: ([f"{n}a"], 10**9), 1),
-        ("empty page", lambda n: ([], 6), 0),
+        ("honest", lambda n: ([f"{n}a", f"{n}b"][: 5 - 2 * n] if n < 3 else [], 5), 5, False),
+        ("ignores page", lambda n: (["a", "b"], 10), 2, True),
+        ("total keeps growing", lambda n: ([f"{n}a", f"{n}b"], 4 + 2 * n), None, True),
+        ("short pages, huge total", lambda n: ([f"{n}a"], 10**9), 1, False),
+        ("empty page", lambda n: ([], 6), 0, False),
     ],
 )
-async def test_pager_always_ends(name: str, pages: Any, expected: int | None) -> None:
+async def test_pager_always_ends(name: str, pages: Any, expected: int | None, fails: bool) -> None:
     """Whatever a server says about totals and pages, iteration ends, without duplicates."""
     walk, calls = pager(pages)
+    items: list[str] = []
     with anyio.fail_after(5):
-        items = [item.id async for item in walk]
+        try:
+            async for item in walk:
+                items.append(item.id)  # noqa: PERF401 (keep the items before an error)
+        except PaginationError:
+            assert fails, name
+        else:
+            assert not fails, name
     assert len(items) == len(set(items))
     if expected is not None:
         assert len(items) == expected

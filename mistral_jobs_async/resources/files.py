@@ -10,8 +10,9 @@ import anyio
 import msgspec
 
 from mistral_jobs_async._exceptions import InvalidRequestError
-from mistral_jobs_async._http import BinaryStream, HttpClient, Upload
+from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._pagination import AsyncPager, list_pages
+from mistral_jobs_async._uploads import BinaryStream, Upload
 from mistral_jobs_async._validation import check_text, item_path
 from mistral_jobs_async.models.files import DeletedFile, File, FileList
 
