@@ -4,15 +4,22 @@
 (``/v1/fine_tuning/jobs``), Forge (``/forge/training/jobs``) and Files (``/v1/files``) APIs
 like the real service: per-key organisations, validation, job lifecycles on a simulated
 clock, rate limits and injectable faults. See ``docs/emulator.md``.
+
+Modules: ``_server`` (``Emulator``: start, stop, the Python controls), ``_app`` (the
+middleware: auth, rate limit, faults, logs), ``_routes`` (the API's handlers), ``_control``
+(the ``/_emulator`` path), ``_service`` (state and helpers they share), ``_store`` (jobs and
+files per key), ``_lifecycle`` (how jobs move), ``_clock`` (simulated time), ``_faults``
+(fault rules, rate limiter), ``_schemas`` (strict wire shapes), ``_uploads`` (JSONL checks),
+``pytest_plugin`` (fixtures).
 """
 
 from __future__ import annotations
 
-from mistral_jobs_async.emulator._app import Exchange, RequestRecord
 from mistral_jobs_async.emulator._clock import SimClock
 from mistral_jobs_async.emulator._faults import Fault, FaultKind
 from mistral_jobs_async.emulator._lifecycle import FINE_TUNING_TERMINAL, FORGE_TERMINAL, Timings
 from mistral_jobs_async.emulator._server import Emulator
+from mistral_jobs_async.emulator._service import Exchange, RequestRecord
 
 __all__ = [
     "FINE_TUNING_TERMINAL",

@@ -1,425 +1,40 @@
-"""The aiohttp application: routes of both APIs and files, auth, faults, logs, control path."""
+"""The aiohttp application: the middleware (auth, rate limit, faults, logs) and the routes.
+
+The handlers live in ``_routes.py`` (the API) and ``_control.py`` (``/_emulator``); what they
+share, in ``_service.py``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import math
-import re
 import time
 import uuid
-from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TypeVar
+from email.utils import formatdate
 
-import msgspec
-from aiohttp import BodyPartReader, web
-from aiohttp.web_protocol import RequestPayloadError
+from aiohttp import web
 
-from mistral_jobs_async.emulator._faults import Fault, Faults, RateLimiter
-from mistral_jobs_async.emulator._schemas import (
-    ErrorOut,
-    encoder,
-    fine_tuning_job_decoder,
-    training_job_decoder,
+from mistral_jobs_async.emulator._control import Control
+from mistral_jobs_async.emulator._faults import Fault
+from mistral_jobs_async.emulator._routes import Routes
+from mistral_jobs_async.emulator._service import (
+    JSON,
+    Exchange,
+    RequestRecord,
+    Service,
+    current_key,
+    error_response,
 )
-from mistral_jobs_async.emulator._store import ApiError, JobFilter, Store, key_fingerprint
-from mistral_jobs_async.emulator._uploads import JsonlChecker
+from mistral_jobs_async.emulator._store import ApiError, key_fingerprint
 
-__all__ = ["CONTROL_PREFIX", "Exchange", "RequestRecord", "Service", "create_app"]
+__all__ = ["CONTROL_PREFIX", "create_app"]
 
 CONTROL_PREFIX = "/_emulator"
 logger = logging.getLogger("mistral_jobs_async.emulator")
 
-T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-JSON = "application/json"
-
-
-class RequestRecord(msgspec.Struct, frozen=True):
-    """One API request as the emulator saw it (the key only as a fingerprint)."""
-
-    at: float
-    method: str
-    path: str
-    route: str
-    query: str
-    status: int
-    key: str | None
-    fault: str | None
-    duration_ms: float
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """A request and the complete answer the emulator sent, for observers (spec checks)."""
-
-    method: str
-    path: str
-    route: str
-    query: dict[str, str]
-    content_type: str
-    status: int
-    response_content_type: str
-    response_headers: dict[str, str]
-    response_body: bytes
-
-
-Observer = Callable[[Exchange], None]
-
-
-@dataclass
-class Service:
-    """Everything the routes need: the store, the faults, the limiter, the logs."""
-
-    store: Store
-    faults: Faults
-    limiter: RateLimiter
-    api_keys: frozenset[str] | None
-    control_token: str | None
-    max_upload_bytes: int
-    request_log: deque[RequestRecord]
-    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
-    observers: list[Observer] = field(default_factory=list)
-
-
-def _error(status: int, message: str, type_: str | None = None) -> web.Response:
-    err = ApiError(status, message, type_)
-    body = encoder.encode(ErrorOut(message=err.message, type=err.type, code=status))
-    return web.Response(status=status, body=body, content_type=JSON)
-
-
-def _json(body: bytes) -> web.Response:
-    return web.Response(body=body, content_type=JSON)
-
-
-def _int_param(request: web.Request, name: str, default: int, low: int, high: int | None) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"{name}: {raw!r} is not an integer") from None
-    if value < low or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise ApiError(400, f"{name}: must be {bounds}, got {value}")
-    return value
-
-
-def _time_param(request: web.Request, name: str) -> float | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    moment = _parse_iso(raw)
-    if moment is None:
-        hint = " (a '+' in a query string must be sent as %2B)" if " " in raw else ""
-        raise ApiError(400, f"{name}: {raw!r} is not an ISO-8601 date-time{hint}")
-    return moment
-
-
-# Date, optional time with any fraction, optional Z or offset: the same on every Python (3.10's
-# fromisoformat takes only 3 or 6 fraction digits and no Z).
-_ISO = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})"
-    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
-    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?"
-)
-
-
-def _parse_iso(raw: str) -> float | None:
-    """Unix seconds of an ISO-8601 date-time (UTC when no offset is given), or None."""
-    match = _ISO.fullmatch(raw.strip())
-    if match is None:
-        return None
-    year, month, day, hour, minute, second, fraction, _, sign, off_h, off_m = match.groups()
-    try:
-        moment = datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour or 0),
-            int(minute or 0),
-            int(second or 0),
-            tzinfo=timezone.utc,
-        )
-    except ValueError:
-        return None
-    seconds = moment.timestamp() + (float(f"0.{fraction}") if fraction else 0.0)
-    if sign:
-        offset = int(off_h) * 3600 + int(off_m) * 60
-        seconds -= offset if sign == "+" else -offset
-    return seconds
-
-
-def _bool_param(request: web.Request, name: str) -> bool | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    lowered = raw.lower()
-    if lowered not in ("true", "false", "1", "0"):
-        raise ApiError(400, f"{name}: {raw!r} is not a boolean")
-    return lowered in ("true", "1")
-
-
-def _page(request: web.Request) -> tuple[int, int]:
-    return (
-        _int_param(request, "page", 0, 0, None),
-        _int_param(request, "page_size", 20, 1, 100),
-    )
-
-
-# The caller's key, set by the pipeline for the handler it calls (same task, same context).
-_current_key: ContextVar[str] = ContextVar("mistral_emulator_api_key")
-
-
-def _api_key(request: web.Request) -> str:
-    return _current_key.get()
-
-
-# What aiohttp raises on a body it cannot read: bad encoding, broken multipart framing,
-# unknown charset, a connection that ends mid-body. All of them are the client's fault: 400.
-_BROKEN_BODY = (RequestPayloadError, ValueError, LookupError, AssertionError)
-
-
-async def _decode_body(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T:
-    try:
-        raw = await request.read()
-    except _BROKEN_BODY as exc:
-        raise ApiError(400, f"Unreadable request body: {exc or type(exc).__name__}") from None
-    if not raw.strip():
-        raise ApiError(400, "Request body is empty: expected a JSON object")
-    try:
-        return decoder.decode(raw)
-    except msgspec.ValidationError as exc:
-        raise ApiError(400, f"Invalid request body: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise ApiError(400, f"Malformed JSON body: {exc}") from None
-
-
-class _Routes:
-    """Handlers of the emulated API (they run after auth, rate limit and faults)."""
-
-    def __init__(self, service: Service) -> None:
-        self.s = service
-
-    async def create_fine_tuning(self, request: web.Request) -> web.Response:
-        body = await _decode_body(request, fine_tuning_job_decoder)
-        return _json(self.s.store.create_fine_tuning(_api_key(request), body))
-
-    async def list_fine_tuning(self, request: web.Request) -> web.Response:
-        page, size = _page(request)
-        created_by_me = _bool_param(request, "created_by_me")
-        where = JobFilter(
-            model=request.query.get("model"),
-            status=request.query.get("status"),
-            created_after=_time_param(request, "created_after"),
-            created_before=_time_param(request, "created_before"),
-            suffix=request.query.get("suffix"),
-            wandb_project=request.query.get("wandb_project"),
-            wandb_name=request.query.get("wandb_name"),
-        )
-        # Each key is its own organisation and its only creator: created_by_me=true is a no-op.
-        del created_by_me
-        return _json(self.s.store.list_jobs(_api_key(request), "fine_tuning", page, size, where))
-
-    async def get_fine_tuning(self, request: web.Request) -> web.Response:
-        job_id = request.match_info["job_id"]
-        return _json(self.s.store.get_job(_api_key(request), "fine_tuning", job_id))
-
-    async def start_fine_tuning(self, request: web.Request) -> web.Response:
-        return _json(self.s.store.start(_api_key(request), request.match_info["job_id"]))
-
-    async def cancel_fine_tuning(self, request: web.Request) -> web.Response:
-        job_id = request.match_info["job_id"]
-        return _json(self.s.store.cancel(_api_key(request), "fine_tuning", job_id))
-
-    async def create_forge(self, request: web.Request) -> web.Response:
-        body = await _decode_body(request, training_job_decoder)
-        return _json(self.s.store.create_forge(_api_key(request), body))
-
-    async def list_forge(self, request: web.Request) -> web.Response:
-        page, size = _page(request)
-        return _json(self.s.store.list_jobs(_api_key(request), "forge", page, size))
-
-    async def get_forge(self, request: web.Request) -> web.Response:
-        job_id = request.match_info["job_id"]
-        return _json(self.s.store.get_job(_api_key(request), "forge", job_id))
-
-    async def cancel_forge(self, request: web.Request) -> web.Response:
-        job_id = request.match_info["job_id"]
-        return _json(self.s.store.cancel(_api_key(request), "forge", job_id))
-
-    async def upload_file(self, request: web.Request) -> web.Response:
-        if not request.content_type.startswith("multipart/"):
-            raise ApiError(400, "file: expected a multipart/form-data upload with a 'file' part")
-        try:
-            purpose, filename, checker = await self._read_upload(request)
-        except ApiError:
-            raise
-        except _BROKEN_BODY as exc:
-            raise ApiError(400, f"Malformed multipart body: {exc or type(exc).__name__}") from None
-        if purpose != "fine-tune":
-            raise ApiError(400, f"purpose: {purpose!r} is not supported, use 'fine-tune'")
-        if checker is None:
-            raise ApiError(400, "file: a 'file' part is required")
-        return _json(
-            self.s.store.add_file(
-                _api_key(request),
-                filename=filename,
-                size=checker.size,
-                purpose=purpose,
-                sample_type=checker.sample_type or "instruct",
-                num_lines=checker.lines,
-                error=checker.error,
-            )
-        )
-
-    async def _read_upload(self, request: web.Request) -> tuple[str, str, JsonlChecker | None]:
-        """Stream the multipart parts: the file is checked chunk by chunk, never held whole."""
-        reader = await request.multipart()
-        purpose = "fine-tune"
-        checker: JsonlChecker | None = None
-        filename = ""
-        while True:
-            part = await reader.next()
-            if part is None:
-                break
-            if not isinstance(part, BodyPartReader):
-                raise ApiError(400, "Malformed multipart body: nested multipart is not supported")
-            if part.name == "purpose":
-                purpose = (await part.text()).strip()
-            elif part.name == "file":
-                filename = part.filename or "upload.jsonl"
-                checker = JsonlChecker()
-                while chunk := await part.read_chunk(256 * 1024):
-                    checker.feed(chunk)
-                    if checker.size > self.s.max_upload_bytes:
-                        raise ApiError(413, f"file: larger than {self.s.max_upload_bytes} bytes")
-                checker.finish()
-            else:
-                await part.release()
-        return purpose, filename, checker
-
-    async def list_files(self, request: web.Request) -> web.Response:
-        page, size = _page(request)
-        return _json(self.s.store.list_files(_api_key(request), page, size))
-
-    async def get_file(self, request: web.Request) -> web.Response:
-        return _json(self.s.store.get_file(_api_key(request), request.match_info["file_id"]))
-
-    async def delete_file(self, request: web.Request) -> web.Response:
-        return _json(self.s.store.delete_file(_api_key(request), request.match_info["file_id"]))
-
-
-class _ClockIn(msgspec.Struct, forbid_unknown_fields=True):
-    advance: float | None = None
-    speed: float | None = None
-
-
-class _StatusIn(msgspec.Struct, forbid_unknown_fields=True):
-    status: str
-    hold: bool = False
-
-
-class _FaultsIn(msgspec.Struct, forbid_unknown_fields=True):
-    faults: list[Fault]
-
-
-class _RateLimitIn(msgspec.Struct, forbid_unknown_fields=True):
-    rate: float | None
-    burst: float | None = None
-
-
-_clock_decoder = msgspec.json.Decoder(_ClockIn)
-_status_decoder = msgspec.json.Decoder(_StatusIn)
-_faults_decoder = msgspec.json.Decoder(_FaultsIn)
-_rate_decoder = msgspec.json.Decoder(_RateLimitIn)
-
-
-class _Control:
-    """The control path: clock, forced statuses, faults, rate limit, reset, request log."""
-
-    def __init__(self, service: Service) -> None:
-        self.s = service
-
-    def _state(self) -> bytes:
-        store = self.s.store
-        return encoder.encode(
-            {
-                "time": store.clock.now(),
-                "speed": store.clock.speed,
-                "jobs": len(store.job_ids()),
-                "requests": sum(self.s.counts.values()),
-                "faults": self.s.faults.active,
-                "rate_limit": self.s.limiter.rate,
-            }
-        )
-
-    async def state(self, request: web.Request) -> web.Response:
-        return _json(self._state())
-
-    async def clock(self, request: web.Request) -> web.Response:
-        body = await _decode_body(request, _clock_decoder)
-        try:
-            if body.speed is not None:
-                self.s.store.clock.speed = body.speed
-            if body.advance is not None:
-                self.s.store.clock.advance(body.advance)
-        except ValueError as exc:
-            raise ApiError(400, str(exc)) from None
-        return _json(self._state())
-
-    async def force_status(self, request: web.Request) -> web.Response:
-        body = await _decode_body(request, _status_decoder)
-        job_id = request.match_info["job_id"]
-        self.s.store.force_status(job_id, body.status, hold=body.hold)
-        return _json(encoder.encode(self.s.store.job_snapshot(job_id)))
-
-    async def get_job(self, request: web.Request) -> web.Response:
-        job_id = request.match_info["job_id"]
-        return _json(encoder.encode(self.s.store.job_snapshot(job_id)))
-
-    async def delete_job(self, request: web.Request) -> web.Response:
-        job_id = request.match_info["job_id"]
-        self.s.store.delete_job(job_id)
-        return _json(b'{"deleted":true}')
-
-    async def add_faults(self, request: web.Request) -> web.Response:
-        body = await _decode_body(request, _faults_decoder)
-        self.s.faults.add(*body.faults)
-        return _json(self._state())
-
-    async def clear_faults(self, request: web.Request) -> web.Response:
-        self.s.faults.clear()
-        return _json(self._state())
-
-    async def rate_limit(self, request: web.Request) -> web.Response:
-        body = await _decode_body(request, _rate_decoder)
-        try:
-            self.s.limiter.configure(body.rate, burst=body.burst)
-        except ValueError as exc:
-            raise ApiError(400, str(exc)) from None
-        return _json(self._state())
-
-    async def reset(self, request: web.Request) -> web.Response:
-        reset_service(self.s)
-        return _json(self._state())
-
-    async def requests(self, request: web.Request) -> web.Response:
-        return _json(encoder.encode(list(self.s.request_log)))
-
-
-def reset_service(service: Service) -> None:
-    """Back to a fresh emulator: no job, file, fault or logged request; same configuration."""
-    service.store.reset()
-    service.faults.clear()
-    service.limiter.configure(service.limiter.rate, burst=service.limiter.burst)
-    service.request_log.clear()
-    service.counts.clear()
 
 
 def _route_name(request: web.Request) -> str:
@@ -491,33 +106,33 @@ class _Pipeline:
         scheme, _, key = header.partition(" ")
         key = key.strip()
         if scheme.lower() != "bearer" or not key:
-            missing = _error(401, "No API key provided: send 'Authorization: Bearer <key>'")
+            missing = error_response(401, "No API key provided: send 'Authorization: Bearer <key>'")
             self._observe(request, missing)
             return missing, None
         if self.s.api_keys is not None and key not in self.s.api_keys:
-            refused = _error(401, "Invalid API key")
+            refused = error_response(401, "Invalid API key")
             self._observe(request, refused)
             return refused, None
         wait = self.s.limiter.acquire(key)
         if wait is not None:
-            limited = _error(429, "Rate limit exceeded: too many requests per second")
+            limited = error_response(429, "Rate limit exceeded: too many requests per second")
             limited.headers["Retry-After"] = str(max(1, math.ceil(wait)))
             self._observe(request, limited)
             return limited, key
-        token = _current_key.set(key)
+        token = current_key.set(key)
         response: web.StreamResponse
         try:
             response = await handler(request)
         except ApiError as exc:
-            response = _error(exc.status, exc.message, exc.type)
+            response = error_response(exc.status, exc.message, exc.type)
         except web.HTTPException as exc:
-            response = _error(exc.status, exc.reason)
+            response = error_response(exc.status, exc.reason)
         except Exception:
             # An emulator bug must still answer like the service would: JSON, no traceback.
             logger.exception("internal error on %s %s", request.method, request.path)
-            response = _error(500, "Internal server error")
+            response = error_response(500, "Internal server error")
         finally:
-            _current_key.reset(token)
+            current_key.reset(token)
         self._observe(request, response)
         return response, key
 
@@ -528,7 +143,7 @@ class _Pipeline:
         if fault.kind == "corrupt":
             # Deliberately outside the spec: not shown to observers.
             return web.Response(body=b'{"object": "job", "id": ', content_type=JSON)
-        response = _error(fault.status, f"Injected fault: HTTP {fault.status}")
+        response = error_response(fault.status, f"Injected fault: HTTP {fault.status}")
         header = fault.retry_after_header()
         if header is not None:
             response.headers["Retry-After"] = header
@@ -603,26 +218,30 @@ class _Pipeline:
     async def _control_answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         token = self.s.control_token
         if token is None:
-            return _error(404, "The control path is disabled on this emulator")
+            return error_response(404, "The control path is disabled on this emulator")
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
         if not given.strip():
-            return _error(401, "The control path needs 'Authorization: Bearer <control token>'")
+            return error_response(
+                401, "The control path needs 'Authorization: Bearer <control token>'"
+            )
         if scheme.lower() != "bearer" or given.strip() != token:
-            return _error(403, "Forbidden: the control path takes the control token, not API keys")
+            return error_response(
+                403, "Forbidden: the control path takes the control token, not API keys"
+            )
         try:
             return await handler(request)
         except ApiError as exc:
-            return _error(exc.status, exc.message, exc.type)
+            return error_response(exc.status, exc.message, exc.type)
         except web.HTTPException as exc:
-            return _error(exc.status, exc.reason)
+            return error_response(exc.status, exc.reason)
 
 
 def create_app(service: Service) -> web.Application:
     """Build the aiohttp application of one emulator."""
     app = web.Application(middlewares=[_Pipeline(service)], client_max_size=8 * 1024 * 1024)
-    api = _Routes(service)
-    control = _Control(service)
+    api = Routes(service)
+    control = Control(service)
     ft = "/v1/fine_tuning/jobs"
     forge = "/forge/training/jobs"
     routes: Iterable[web.RouteDef] = [
@@ -651,9 +270,19 @@ def create_app(service: Service) -> web.Application:
         web.get(CONTROL_PREFIX + "/requests", control.requests, allow_head=False),
     ]
     app.add_routes(routes)
-    app.on_response_prepare.append(_add_request_id)
+    app.on_response_prepare.append(_stamp(service))
     return app
 
 
-async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers["x-request-id"] = uuid.uuid4().hex
+def _stamp(service: Service) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """A request id on every answer, and a ``Date`` from the simulated clock.
+
+    The real service's ``Date`` and ``created_at`` come from one clock; so do the emulator's
+    (clients read the server's time from ``Date``, e.g. to look for a job a failed create made).
+    """
+
+    async def stamp(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["x-request-id"] = uuid.uuid4().hex
+        response.headers["Date"] = formatdate(service.store.clock.now(), usegmt=True)
+
+    return stamp

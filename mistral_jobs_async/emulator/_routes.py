@@ -1,0 +1,218 @@
+"""Handlers of the emulated API: both job APIs and files, with their query parameters."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from aiohttp import BodyPartReader, web
+
+from mistral_jobs_async.emulator._schemas import fine_tuning_job_decoder, training_job_decoder
+from mistral_jobs_async.emulator._service import (
+    BROKEN_BODY,
+    Service,
+    api_key_of,
+    decode_body,
+    json_response,
+)
+from mistral_jobs_async.emulator._store import ApiError, JobFilter
+from mistral_jobs_async.emulator._uploads import JsonlChecker
+
+__all__ = ["Routes"]
+
+
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int | None) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name}: {raw!r} is not an integer") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise ApiError(400, f"{name}: must be {bounds}, got {value}")
+    return value
+
+
+def _time_param(request: web.Request, name: str) -> float | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    moment = _parse_iso(raw)
+    if moment is None:
+        hint = " (a '+' in a query string must be sent as %2B)" if " " in raw else ""
+        raise ApiError(400, f"{name}: {raw!r} is not an ISO-8601 date-time{hint}")
+    return moment
+
+
+# Date, optional time with any fraction, optional Z or offset: the same on every Python (3.10's
+# fromisoformat takes only 3 or 6 fraction digits and no Z).
+_ISO = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
+    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?"
+)
+
+
+def _parse_iso(raw: str) -> float | None:
+    """Unix seconds of an ISO-8601 date-time (UTC when no offset is given), or None."""
+    match = _ISO.fullmatch(raw.strip())
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, _, sign, off_h, off_m = match.groups()
+    try:
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            tzinfo=timezone.utc,
+        )
+    except ValueError:
+        return None
+    seconds = moment.timestamp() + (float(f"0.{fraction}") if fraction else 0.0)
+    if sign:
+        offset = int(off_h) * 3600 + int(off_m) * 60
+        seconds -= offset if sign == "+" else -offset
+    return seconds
+
+
+def _bool_param(request: web.Request, name: str) -> bool | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    lowered = raw.lower()
+    if lowered not in ("true", "false", "1", "0"):
+        raise ApiError(400, f"{name}: {raw!r} is not a boolean")
+    return lowered in ("true", "1")
+
+
+def _page(request: web.Request) -> tuple[int, int]:
+    return (
+        _int_param(request, "page", 0, 0, None),
+        _int_param(request, "page_size", 20, 1, 100),
+    )
+
+
+class Routes:
+    """Handlers of the emulated API (they run after auth, rate limit and faults)."""
+
+    def __init__(self, service: Service) -> None:
+        self.s = service
+
+    async def create_fine_tuning(self, request: web.Request) -> web.Response:
+        body = await decode_body(request, fine_tuning_job_decoder)
+        return json_response(self.s.store.create_fine_tuning(api_key_of(request), body))
+
+    async def list_fine_tuning(self, request: web.Request) -> web.Response:
+        page, size = _page(request)
+        created_by_me = _bool_param(request, "created_by_me")
+        where = JobFilter(
+            model=request.query.get("model"),
+            status=request.query.get("status"),
+            created_after=_time_param(request, "created_after"),
+            created_before=_time_param(request, "created_before"),
+            suffix=request.query.get("suffix"),
+            wandb_project=request.query.get("wandb_project"),
+            wandb_name=request.query.get("wandb_name"),
+        )
+        # Each key is its own organisation and its only creator: created_by_me=true is a no-op.
+        del created_by_me
+        return json_response(
+            self.s.store.list_jobs(api_key_of(request), "fine_tuning", page, size, where)
+        )
+
+    async def get_fine_tuning(self, request: web.Request) -> web.Response:
+        job_id = request.match_info["job_id"]
+        return json_response(self.s.store.get_job(api_key_of(request), "fine_tuning", job_id))
+
+    async def start_fine_tuning(self, request: web.Request) -> web.Response:
+        return json_response(self.s.store.start(api_key_of(request), request.match_info["job_id"]))
+
+    async def cancel_fine_tuning(self, request: web.Request) -> web.Response:
+        job_id = request.match_info["job_id"]
+        return json_response(self.s.store.cancel(api_key_of(request), "fine_tuning", job_id))
+
+    async def create_forge(self, request: web.Request) -> web.Response:
+        body = await decode_body(request, training_job_decoder)
+        return json_response(self.s.store.create_forge(api_key_of(request), body))
+
+    async def list_forge(self, request: web.Request) -> web.Response:
+        page, size = _page(request)
+        return json_response(self.s.store.list_jobs(api_key_of(request), "forge", page, size))
+
+    async def get_forge(self, request: web.Request) -> web.Response:
+        job_id = request.match_info["job_id"]
+        return json_response(self.s.store.get_job(api_key_of(request), "forge", job_id))
+
+    async def cancel_forge(self, request: web.Request) -> web.Response:
+        job_id = request.match_info["job_id"]
+        return json_response(self.s.store.cancel(api_key_of(request), "forge", job_id))
+
+    async def upload_file(self, request: web.Request) -> web.Response:
+        if not request.content_type.startswith("multipart/"):
+            raise ApiError(400, "file: expected a multipart/form-data upload with a 'file' part")
+        try:
+            purpose, filename, checker = await self._read_upload(request)
+        except ApiError:
+            raise
+        except BROKEN_BODY as exc:
+            raise ApiError(400, f"Malformed multipart body: {exc or type(exc).__name__}") from None
+        if purpose != "fine-tune":
+            raise ApiError(400, f"purpose: {purpose!r} is not supported, use 'fine-tune'")
+        if checker is None:
+            raise ApiError(400, "file: a 'file' part is required")
+        return json_response(
+            self.s.store.add_file(
+                api_key_of(request),
+                filename=filename,
+                size=checker.size,
+                purpose=purpose,
+                sample_type=checker.sample_type or "instruct",
+                num_lines=checker.lines,
+                error=checker.error,
+            )
+        )
+
+    async def _read_upload(self, request: web.Request) -> tuple[str, str, JsonlChecker | None]:
+        """Stream the multipart parts: the file is checked chunk by chunk, never held whole."""
+        reader = await request.multipart()
+        purpose = "fine-tune"
+        checker: JsonlChecker | None = None
+        filename = ""
+        while True:
+            part = await reader.next()
+            if part is None:
+                break
+            if not isinstance(part, BodyPartReader):
+                raise ApiError(400, "Malformed multipart body: nested multipart is not supported")
+            if part.name == "purpose":
+                purpose = (await part.text()).strip()
+            elif part.name == "file":
+                filename = part.filename or "upload.jsonl"
+                checker = JsonlChecker()
+                while chunk := await part.read_chunk(256 * 1024):
+                    checker.feed(chunk)
+                    if checker.size > self.s.max_upload_bytes:
+                        raise ApiError(413, f"file: larger than {self.s.max_upload_bytes} bytes")
+                checker.finish()
+            else:
+                await part.release()
+        return purpose, filename, checker
+
+    async def list_files(self, request: web.Request) -> web.Response:
+        page, size = _page(request)
+        return json_response(self.s.store.list_files(api_key_of(request), page, size))
+
+    async def get_file(self, request: web.Request) -> web.Response:
+        return json_response(
+            self.s.store.get_file(api_key_of(request), request.match_info["file_id"])
+        )
+
+    async def delete_file(self, request: web.Request) -> web.Response:
+        return json_response(
+            self.s.store.delete_file(api_key_of(request), request.match_info["file_id"])
+        )
