@@ -37,6 +37,22 @@ class Upload:
             self._start = source.tell()
 
     @property
+    def size(self) -> int | None:
+        """The bytes that will be sent, if known (a plain file or a seekable stream)."""
+        if isinstance(self.source, (str, os.PathLike)):
+            try:
+                return Path(self.source).stat().st_size
+            except OSError:
+                return None
+        if self._start is None or not isinstance(
+            self.source, (io.FileIO, io.BufferedReader, io.BufferedRandom, io.BytesIO)
+        ):
+            return None  # a stream that decodes another (gzip) has no cheap size
+        end = self.source.seek(0, io.SEEK_END)
+        self.source.seek(self._start)
+        return end - self._start
+
+    @property
     def repeatable(self) -> bool:
         """Whether the content can be sent again."""
         return isinstance(self.source, (str, os.PathLike)) or self._start is not None

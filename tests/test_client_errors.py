@@ -188,25 +188,46 @@ async def test_rate_limit_error_after_retries_carries_retry_after(
 async def test_create_is_not_retried_when_it_may_have_been_handled(
     emu: Emulator, client: AsyncClient
 ) -> None:
-    """A 502 after the job was stored raises; the POST is not sent again: one job, not two."""
+    """A 502 after the job was stored is not sent again: the job it made is found and returned."""
     file_id = await _file_id(client)
     emu.inject(Fault.http(502, times=1, after=True, method="POST", path=FT))
+    job = await client.fine_tuning.jobs.create(model="m", training_files=[file_id])
+    assert emu.request_count("POST", FT) == 1
+    assert [j.id for j in (await client.fine_tuning.jobs.list()).data] == [job.id]
+
+
+async def test_create_refused_with_502_still_raises(emu: Emulator, client: AsyncClient) -> None:
+    """A 502 before handling made no job: the lookup finds none and the 502 is raised."""
+    file_id = await _file_id(client)
+    emu.inject(Fault.http(502, times=1, method="POST", path=FT))
     with pytest.raises(ServerError):
         await client.fine_tuning.jobs.create(model="m", training_files=[file_id])
     assert emu.request_count("POST", FT) == 1
-    assert (await client.fine_tuning.jobs.list()).total == 1
+    assert (await client.fine_tuning.jobs.list()).total == 0
 
 
 @pytest.mark.off_spec("a dropped connection has no answer to check")
 async def test_create_is_not_retried_after_a_dropped_connection(
     emu: Emulator, client: AsyncClient
 ) -> None:
-    """A connection lost after the POST was handled raises IncompleteResponseError: one job."""
+    """A connection lost after the POST was handled is not sent again: its job is returned."""
     file_id = await _file_id(client)
     emu.inject(Fault.drop(times=1, after=True, method="POST", path=FT))
+    job = await client.fine_tuning.jobs.create(model="m", training_files=[file_id])
+    assert emu.request_count("POST", FT) == 1
+    assert [j.id for j in (await client.fine_tuning.jobs.list()).data] == [job.id]
+
+
+@pytest.mark.off_spec("a dropped connection has no answer to check")
+async def test_create_dropped_before_handling_still_raises(
+    emu: Emulator, client: AsyncClient
+) -> None:
+    """A connection lost before the POST was handled made no job: IncompleteResponseError."""
+    file_id = await _file_id(client)
+    emu.inject(Fault.drop(times=1, method="POST", path=FT))
     with pytest.raises(IncompleteResponseError):
         await client.fine_tuning.jobs.create(model="m", training_files=[file_id])
-    assert (await client.fine_tuning.jobs.list()).total == 1
+    assert (await client.fine_tuning.jobs.list()).total == 0
 
 
 async def test_create_is_retried_when_refused_before_handling(

@@ -12,6 +12,7 @@ from mistral_jobs_async._pagination import fetch_page
 from mistral_jobs_async._retry import RetryPolicy
 from mistral_jobs_async._validation import item_path
 from mistral_jobs_async.models._common import JobBase, ListAnswer, Page
+from mistral_jobs_async.resources._recovery import Claims
 from mistral_jobs_async.watcher import Clock, WatchConfig, Watcher, WatchSession, wait_for_end
 
 __all__ = ["JobsTarget", "WatchableJobs"]
@@ -56,6 +57,8 @@ class WatchableJobs(Generic[J]):
 
     def __init__(self, http: HttpClient) -> None:
         self._http = http
+        #: Jobs this resource's creates returned: a lookup after a failed create skips them.
+        self._claims = Claims()
 
     def _created_after(self, timestamp: float) -> dict[str, str]:
         """The list query that keeps jobs created after ``timestamp`` (none by default)."""

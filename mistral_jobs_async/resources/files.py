@@ -11,10 +11,12 @@ import msgspec
 
 from mistral_jobs_async._exceptions import InvalidRequestError
 from mistral_jobs_async._http import HttpClient
-from mistral_jobs_async._pagination import AsyncPager, list_pages
+from mistral_jobs_async._pagination import AsyncPager, fetch_page, list_pages
 from mistral_jobs_async._uploads import BinaryStream, Upload
 from mistral_jobs_async._validation import check_text, item_path
+from mistral_jobs_async.models._common import Page
 from mistral_jobs_async.models.files import DeletedFile, File, FileList
+from mistral_jobs_async.resources._recovery import Claims, recovery
 
 __all__ = ["Files"]
 
@@ -37,6 +39,7 @@ class Files:
 
     def __init__(self, http: HttpClient) -> None:
         self._http = http
+        self._claims = Claims()
 
     async def upload(
         self,
@@ -49,6 +52,8 @@ class Files:
 
         The content is never read into memory whole. A path is reopened, and a seekable
         stream rewound, if the upload is retried; a stream that cannot be rewound is sent once.
+        Before a retry (or an error that may hide a done upload), the newest files are looked
+        through for this one (same name, purpose and size, created since the first attempt).
         """
         check_text("filename", filename)
         check_text("purpose", purpose)
@@ -64,7 +69,15 @@ class Files:
         else:
             raise InvalidRequestError("file", "must be a path or a binary file object")
         upload = Upload(file, name, {"purpose": purpose})
-        return await self._http.request("POST", _PATH, _file, upload=upload)
+
+        async def newest(number: int, size: int, since: float) -> Page[File]:
+            return await fetch_page(self._http, _PATH, _file_list, number, size)
+
+        wanted = {"filename": name, "purpose": purpose, "bytes": upload.size}
+        recover = recovery(self._http, newest, wanted, self._claims)
+        uploaded = await self._http.request("POST", _PATH, _file, upload=upload, recover=recover)
+        self._claims.add(uploaded.id)
+        return uploaded
 
     def list(self, *, page: int = 0, page_size: int = 100) -> AsyncPager[File]:
         """Files, newest first: ``await`` it for one page, ``async for`` over it for all."""

@@ -10,7 +10,7 @@ import msgspec
 
 from mistral_jobs_async._exceptions import InvalidRequestError
 from mistral_jobs_async._http import HttpClient
-from mistral_jobs_async._pagination import AsyncPager, list_pages
+from mistral_jobs_async._pagination import AsyncPager, fetch_page, list_pages
 from mistral_jobs_async._validation import (
     CreateFineTuningJob,
     check,
@@ -19,6 +19,7 @@ from mistral_jobs_async._validation import (
     item_path,
     to_payload,
 )
+from mistral_jobs_async.models._common import Page
 from mistral_jobs_async.models.fine_tuning import (
     FineTuningJob,
     FineTuningJobList,
@@ -26,6 +27,7 @@ from mistral_jobs_async.models.fine_tuning import (
     TrainingFile,
     WandbIntegration,
 )
+from mistral_jobs_async.resources._recovery import recovery
 from mistral_jobs_async.resources._watching import WatchableJobs
 
 __all__ = ["FineTuning", "FineTuningJobs"]
@@ -89,7 +91,9 @@ class FineTuningJobs(WatchableJobs[FineTuningJob]):
         """Create a job. ``training_files`` are file ids (or ``TrainingFile`` with a weight).
 
         ``auto_start`` left unset takes the service's default (false): the job then waits in
-        VALIDATED until :meth:`start`. Never retried once it may have reached the server.
+        VALIDATED until :meth:`start`. A create that fails after it may have reached the
+        server is looked for among the newest jobs before it is sent again: one create never
+        makes two jobs (see the docs on retries for the one case it cannot tell apart).
         """
         files = check_list("training_files", training_files) or []
         integration_list = check_list("integrations", integrations)
@@ -110,8 +114,22 @@ class FineTuningJobs(WatchableJobs[FineTuningJob]):
             "job_type": job_type,
         }
         payload.update({k: v for k, v in optional.items() if v is not None})
-        body = _encoder.encode(check(payload, CreateFineTuningJob))
-        return await self._http.request("POST", _PATH, _job, json=body)
+        checked = check(payload, CreateFineTuningJob)
+        wanted: dict[str, Any] = msgspec.to_builtins(checked)
+        wanted["training_files"] = [f["file_id"] for f in wanted["training_files"]]
+
+        async def newest(number: int, size: int, since: float) -> Page[FineTuningJob]:
+            query = {**self._created_after(since), "model": checked.model}
+            if checked.suffix is not None:
+                query["suffix"] = checked.suffix
+            return await fetch_page(self._http, _PATH, _job_list, number, size, params=query)
+
+        recover = recovery(self._http, newest, wanted, self._claims)
+        job = await self._http.request(
+            "POST", _PATH, _job, json=_encoder.encode(checked), recover=recover
+        )
+        self._claims.add(job.id)
+        return job
 
     def list(
         self,

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from mistral_jobs_async._http import HttpClient
-from mistral_jobs_async._pagination import AsyncPager, list_pages
+from mistral_jobs_async._pagination import AsyncPager, fetch_page, list_pages
 from mistral_jobs_async._validation import (
     CreateTrainingJob,
     check,
@@ -16,12 +16,14 @@ from mistral_jobs_async._validation import (
     item_path,
     to_payload,
 )
+from mistral_jobs_async.models._common import Page
 from mistral_jobs_async.models.forge import (
     ForgeHyperparameters,
     ModelConfig,
     TrainingJob,
     TrainingJobList,
 )
+from mistral_jobs_async.resources._recovery import recovery
 from mistral_jobs_async.resources._watching import WatchableJobs
 
 __all__ = ["Forge", "ForgeJobs"]
@@ -50,7 +52,7 @@ class ForgeJobs(WatchableJobs[TrainingJob]):
         hyperparameters: ForgeHyperparameters | Mapping[str, Any] | None = None,
         auto_start: bool | None = None,
     ) -> TrainingJob:
-        """Create a training job; never retried once it may have reached the server.
+        """Create a training job; a failed create is looked for before it is sent again.
 
         The spec has no start endpoint for Forge: see the docs on ``auto_start``.
         """
@@ -61,8 +63,19 @@ class ForgeJobs(WatchableJobs[TrainingJob]):
             "auto_start": auto_start,
         }
         payload.update({k: v for k, v in optional.items() if v is not None})
-        body = _encoder.encode(check(payload, CreateTrainingJob))
-        return await self._http.request("POST", _PATH, _job, json=body)
+        checked = check(payload, CreateTrainingJob)
+
+        async def newest(number: int, size: int, since: float) -> Page[TrainingJob]:
+            # The Forge list has no filters: the newest pages, matched here.
+            return await fetch_page(self._http, _PATH, _job_list, number, size)
+
+        wanted = msgspec.to_builtins(checked)
+        recover = recovery(self._http, newest, wanted, self._claims)
+        job = await self._http.request(
+            "POST", _PATH, _job, json=_encoder.encode(checked), recover=recover
+        )
+        self._claims.add(job.id)
+        return job
 
     def list(self, *, page: int = 0, page_size: int = 100) -> AsyncPager[TrainingJob]:
         """Jobs, newest first: ``await`` it for one page, ``async for`` over it for all."""
