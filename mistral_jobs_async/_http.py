@@ -170,11 +170,19 @@ class HttpClient:
         return self._session
 
     async def aclose(self) -> None:
-        """Close the session if the client opened it; later requests raise."""
+        """Close the session if the client opened it; later requests raise.
+
+        From another event loop than the one the session was made in, the session cannot be
+        closed (its loop may be gone): it is dropped instead.
+        """
         self.closed = True
         session, self._session = self._session, None
-        if session is not None and self._own_session:
-            await session.close()
+        if session is None or not self._own_session:
+            return
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            logger.warning("AsyncClient closed from another event loop: its session is dropped")
+            return
+        await session.close()
 
     def server_offset(self) -> float:
         """Seconds the server's clock is ahead of ours, from the last ``Date`` (0 if none).
