@@ -345,6 +345,13 @@ class HttpClient:
                 method=method,
                 url=url,
             )
+        except aiohttp.ClientOSError as exc:
+            # After the connection was made (a reset while sending or reading).
+            failure = IncompleteResponseError(
+                f"the connection broke during the exchange ({exc.strerror or exc})",
+                method=method,
+                url=url,
+            )
         except aiohttp.ClientError as exc:
             # str() of an aiohttp error names the URL and status, never the headers.
             failure = TransportError(f"{type(exc).__name__}: {exc}", method=method, url=url)

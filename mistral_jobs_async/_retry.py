@@ -1,22 +1,23 @@
 """The retry policy: what is retried, how long to wait, and the one place tenacity is used.
 
-What is retried depends on whether a repeat could do the work twice:
+What is retried depends on whether a repeat could do the work twice. There is no idempotency
+key in the API, and a gateway can make a job, then answer 503, 429 or 502, or lose the
+answer. So creates, uploads, starts and cancels pass a ``recover`` hook that looks for what a
+failed attempt did (the newest jobs or files matched on the request; the job's status). It
+runs after every failure that may have reached the server, before any retry and before
+giving up: what it finds is the result. If the lookup itself fails, the request is not sent
+again.
 
-| failure                                | GET, DELETE | POST (create, upload, start, cancel) |
-|----------------------------------------|-------------|---------------------------------------|
-| ConnectError (refused, DNS, TLS)       | retried     | retried: it never reached the server  |
-| 429                                    | retried     | retried: refused before handling      |
-| 503 with Retry-After                   | retried     | retried: refused, told when to return |
-| 408, 500, 502, 504, 503 w/o Retry-After | retried    | not retried: may have been handled    |
-| timeout, broken connection or body     | retried     | not retried: may have been handled    |
-| other statuses (400, 401, 404, 409...) | not retried | not retried                           |
-
-There is no idempotency key in the API. A create or upload may still have been done by the
-server when its answer is an error (a gateway can make the job, then answer 503, 429 or 502,
-or lose the answer): such requests pass a ``recover`` hook that looks for what the failed
-attempt made. It runs after every failure that may have reached the server, before any
-retry and before giving up; what it finds is the result. If the lookup itself fails, the
-request is not sent again. Other POSTs (start, cancel) are never sent twice.
+| failure                                 | GET, DELETE | POST (create, upload, start, cancel) |
+|-----------------------------------------|-------------|--------------------------------------|
+| ConnectError (refused, DNS, TLS)        | retried     | retried: it never reached the server |
+| 429, 503 with Retry-After               | retried     | looked up; retried if it was not done|
+| 408, 500, 502, 503 without Retry-After  | retried     | looked up; retried if it was not done|
+| 504, timeout, broken connection or body | retried     | looked up; not retried: it may still |
+|                                         |             | be under way, so the error is raised |
+| a 2xx answer that is not the JSON       | retried     | looked up; not retried               |
+| an answer over max_response_bytes       | not retried | not retried                          |
+| other statuses (400, 401, 404, 409...)  | not retried | not retried                          |
 
 The wait before a retry is the server's ``Retry-After`` when it sent one (seconds or an HTTP
 date); a hint longer than ``retry_after_max`` is not waited for: the error is raised at once,
@@ -47,10 +48,12 @@ from mistral_jobs_async._exceptions import (
     ConnectError,
     MistralJobsError,
     ResponseDecodeError,
+    ResponseTooLargeError,
     TransportError,
 )
 
 __all__ = [
+    "CHECKED_RETRY_STATUSES",
     "DEFAULT_BACKOFF_INITIAL",
     "DEFAULT_BACKOFF_MAX",
     "DEFAULT_MAX_RETRIES",
@@ -72,6 +75,8 @@ DEFAULT_BACKOFF_MAX = 8.0
 DEFAULT_RETRY_AFTER_MAX = 60.0
 #: Statuses an idempotent request retries.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: Statuses a POST retries once its lookup showed it was not done (504: it may be under way).
+CHECKED_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503})
 
 
 @dataclass(frozen=True)
@@ -124,8 +129,13 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
 _SECONDS = re.compile(r"\d{1,12}(?:\.\d+)?")
 
 
-def should_retry(exc: BaseException, *, idempotent: bool, policy: RetryPolicy) -> bool:
-    """Whether ``exc`` is worth another attempt (see the table in this module's docstring)."""
+def should_retry(
+    exc: BaseException, *, idempotent: bool, policy: RetryPolicy, checked: bool = False
+) -> bool:
+    """Whether ``exc`` is worth another attempt (see the table in this module's docstring).
+
+    ``checked``: a lookup showed that the failed request was not done.
+    """
     if isinstance(exc, ConnectError):
         return True
     if isinstance(exc, APIStatusError):
@@ -135,8 +145,12 @@ def should_retry(exc: BaseException, *, idempotent: bool, policy: RetryPolicy) -
             return policy.retry_rate_limited
         if exc.status_code == 503 and exc.retry_after is not None:
             return True
+        if checked:
+            return exc.status_code in CHECKED_RETRY_STATUSES
         return idempotent and exc.status_code in RETRY_STATUSES
-    if isinstance(exc, TransportError):
+    if isinstance(exc, ResponseTooLargeError):
+        return False  # it would only be as large again
+    if isinstance(exc, TransportError | ResponseDecodeError):
         return idempotent
     return False
 
@@ -174,6 +188,7 @@ async def call_with_retries(
     """
     attempts = 0
     unverified: list[MistralJobsError] = []  # failures whose outcome could not be checked
+    not_done: list[MistralJobsError] = []  # failures a lookup showed had done nothing
 
     async def one() -> T:
         nonlocal attempts
@@ -198,6 +213,8 @@ async def call_with_retries(
             )  # fmt: skip
             unverified.append(failed)
         if found is None:
+            if lookup_error is None:
+                not_done.append(failed)
             raise failed
         logger.info("%s failed (%s) but had been done: using what it made", what, failed)
         return found
@@ -205,7 +222,8 @@ async def call_with_retries(
     def retryable(exc: BaseException) -> bool:
         if any(exc is failure for failure in unverified):
             return False
-        return should_retry(exc, idempotent=idempotent, policy=policy)
+        checked = any(exc is failure for failure in not_done)
+        return should_retry(exc, idempotent=idempotent, policy=policy, checked=checked)
 
     try:
         return await one()

@@ -196,14 +196,24 @@ async def test_create_is_not_retried_when_it_may_have_been_handled(
     assert [j.id for j in (await client.fine_tuning.jobs.list()).data] == [job.id]
 
 
-async def test_create_refused_with_502_still_raises(emu: Emulator, client: AsyncClient) -> None:
-    """A 502 before handling made no job: the lookup finds none and the 502 is raised."""
+async def test_create_refused_with_502_is_retried_once_checked(
+    emu: Emulator, client: AsyncClient
+) -> None:
+    """A 502 before handling made no job: the lookup finds none, so the create is sent again."""
     file_id = await _file_id(client)
     emu.inject(Fault.http(502, times=1, method="POST", path=FT))
+    job = await client.fine_tuning.jobs.create(model="m", training_files=[file_id])
+    assert emu.request_count("POST", FT) == 2
+    assert [j.id for j in (await client.fine_tuning.jobs.list()).data] == [job.id]
+
+
+async def test_create_answered_504_is_not_retried(emu: Emulator, client: AsyncClient) -> None:
+    """A 504 may mean the job is still being made: found nothing yet, so it is raised."""
+    file_id = await _file_id(client)
+    emu.inject(Fault.http(504, times=1, method="POST", path=FT))
     with pytest.raises(ServerError):
         await client.fine_tuning.jobs.create(model="m", training_files=[file_id])
     assert emu.request_count("POST", FT) == 1
-    assert (await client.fine_tuning.jobs.list()).total == 0
 
 
 @pytest.mark.off_spec("a dropped connection has no answer to check")
@@ -245,12 +255,14 @@ async def test_create_is_retried_when_refused_before_handling(
     assert [j.id for j in (await client.fine_tuning.jobs.list()).data] == [job.id]
 
 
-async def test_plain_503_on_create_is_not_retried(emu: Emulator, client: AsyncClient) -> None:
-    """A 503 without Retry-After on a POST may have been handled: raised, not retried."""
+async def test_plain_503_on_create_is_retried_once_checked(
+    emu: Emulator, client: AsyncClient
+) -> None:
+    """A 503 without Retry-After on a create is looked up first; nothing done, so retried."""
     emu.inject(Fault.http(503, times=1, method="POST"))
-    with pytest.raises(ServerError):
-        await client.forge.jobs.create(job_type="dpo", model_config={"base_model": "m"})
-    assert emu.request_count("POST") == 1
+    job = await client.forge.jobs.create(job_type="dpo", model_config={"base_model": "m"})
+    assert emu.request_count("POST") == 2
+    assert emu.job_ids() == [job.id]
 
 
 async def test_upload_from_a_path_is_retried_with_the_whole_file(

@@ -11,6 +11,10 @@ the server, and before it is retried or its error raised, the client lists the n
   read from its ``Date`` headers), and
 * was not already returned by another call of this client.
 
+``start`` and ``cancel`` get the same care from :func:`state_check`: the job is fetched,
+and if it already shows the action done, that is the result (a second cancel of a job that
+is being cancelled would only be a 409).
+
 If one is found it is the result (the oldest, if several). If the lookup itself fails, the
 create is not sent again: its error is raised. What this cannot tell apart is two identical
 creates in flight at once (from this process with both answers lost, or from two
@@ -33,7 +37,7 @@ from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._retry import Recover
 from mistral_jobs_async.models._common import Page
 
-__all__ = ["Claims", "Lookup", "agrees", "recovery"]
+__all__ = ["Claims", "Lookup", "agrees", "recovery", "state_check"]
 
 #: Seconds before the first attempt that a made job's ``created_at`` may show: whole seconds
 #: on the server, and a ``Date`` header up to a second behind.
@@ -129,5 +133,15 @@ def recovery(
         found = min(candidates, key=lambda item: item.created_at or 0)
         claims.add(found.id)
         return found
+
+    return recover
+
+
+def state_check(get: Callable[[], Awaitable[T]], done: Callable[[T], bool]) -> Recover[T]:
+    """The ``recover`` hook of a start or cancel: the job, if it shows the action done."""
+
+    async def recover(error: MistralJobsError) -> T | None:
+        job = await get()
+        return job if done(job) else None
 
     return recover

@@ -27,7 +27,7 @@ from mistral_jobs_async.models.fine_tuning import (
     TrainingFile,
     WandbIntegration,
 )
-from mistral_jobs_async.resources._recovery import recovery
+from mistral_jobs_async.resources._recovery import recovery, state_check
 from mistral_jobs_async.resources._watching import WatchableJobs
 
 __all__ = ["FineTuning", "FineTuningJobs"]
@@ -36,6 +36,8 @@ _PATH = "/v1/fine_tuning/jobs"
 _job = msgspec.json.Decoder(FineTuningJob)
 _job_list = msgspec.json.Decoder(FineTuningJobList)
 _encoder = msgspec.json.Encoder()
+#: What a job shows once a cancel has been taken.
+_CANCELLING = frozenset({"CANCELLATION_REQUESTED", "CANCELLED"})
 
 
 def _timestamp(name: str, value: datetime | str | None) -> str | None:
@@ -166,14 +168,22 @@ class FineTuningJobs(WatchableJobs[FineTuningJob]):
         return await self._http.request("GET", item_path(_PATH, "job_id", job_id), _job)
 
     async def start(self, job_id: str) -> FineTuningJob:
-        """Start a job that waits in VALIDATED (created with ``auto_start`` false)."""
+        """Start a job that waits in VALIDATED (created with ``auto_start`` false).
+
+        A start whose answer is lost is checked (the job no longer VALIDATED) before a retry.
+        """
         path = item_path(_PATH, "job_id", job_id) + "/start"
-        return await self._http.request("POST", path, _job)
+        recover = state_check(lambda: self.get(job_id), lambda job: job.status != "VALIDATED")
+        return await self._http.request("POST", path, _job, recover=recover)
 
     async def cancel(self, job_id: str) -> FineTuningJob:
-        """Ask the service to cancel the job (it goes through CANCELLATION_REQUESTED)."""
+        """Ask the service to cancel the job (it goes through CANCELLATION_REQUESTED).
+
+        A cancel whose answer is lost is checked (the job being cancelled) before a retry.
+        """
         path = item_path(_PATH, "job_id", job_id) + "/cancel"
-        return await self._http.request("POST", path, _job)
+        recover = state_check(lambda: self.get(job_id), lambda job: job.status in _CANCELLING)
+        return await self._http.request("POST", path, _job, recover=recover)
 
 
 class FineTuning:

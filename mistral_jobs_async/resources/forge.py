@@ -23,7 +23,7 @@ from mistral_jobs_async.models.forge import (
     TrainingJob,
     TrainingJobList,
 )
-from mistral_jobs_async.resources._recovery import recovery
+from mistral_jobs_async.resources._recovery import recovery, state_check
 from mistral_jobs_async.resources._watching import WatchableJobs
 
 __all__ = ["Forge", "ForgeJobs"]
@@ -86,9 +86,10 @@ class ForgeJobs(WatchableJobs[TrainingJob]):
         return await self._http.request("GET", item_path(_PATH, "job_id", job_id), _job)
 
     async def cancel(self, job_id: str) -> TrainingJob:
-        """Cancel the training job."""
+        """Cancel the training job (a cancel whose answer is lost is checked before a retry)."""
         path = item_path(_PATH, "job_id", job_id) + "/cancel"
-        return await self._http.request("POST", path, _job)
+        recover = state_check(lambda: self.get(job_id), lambda job: job.status == "CANCELLED")
+        return await self._http.request("POST", path, _job, recover=recover)
 
 
 class Forge:
