@@ -1,24 +1,33 @@
-"""The demo's live terminal view (needs rich: ``pip install mistral-jobs-async[cli]``)."""
+"""Live terminal views of the command line (need rich: ``pip install mistral-jobs-async[cli]``).
+
+``LiveView`` is the demo's; ``WatchView`` is ``jobs watch`` / ``forge watch``'s. Both draw on a
+console they are given, so tests can hand them one that writes to a buffer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
+from rich.text import Text
 
-__all__ = ["LiveView"]
+__all__ = ["LiveView", "WatchView", "terminal_console"]
+
+
+def terminal_console(stream: TextIO) -> Console:
+    """A rich console on ``stream``, which the caller found to be a terminal."""
+    return Console(file=stream, force_terminal=True)
 
 
 class LiveView:
     """The demo's live terminal view (rich), refreshed on every change."""
 
-    def __init__(self, stream: TextIO) -> None:
-
-        self._console = Console(file=stream)
-        self._live = Live(console=self._console, refresh_per_second=8, transient=False)
+    def __init__(self, console: Console) -> None:
+        self._live = Live(console=console, refresh_per_second=8, transient=False)
         self._notes: list[str] = []
 
     def __enter__(self) -> LiveView:
@@ -29,7 +38,7 @@ class LiveView:
         self._live.__exit__(None, None, None)
 
     def update(self, summary: Any, job: Any, message: str) -> None:
-
+        """Redraw after a change (``job`` None for a note)."""
         if job is None:
             self._notes = [*self._notes[-2:], message]
         jobs = summary.jobs
@@ -52,3 +61,38 @@ class LiveView:
                 f"{done}/{len(jobs)} ended  watcher requests so far: {summary.requests_so_far()}",
             )
         )
+
+
+class WatchView:
+    """``watch`` on a terminal: one row per watched job (id, status, since, note), live."""
+
+    COLUMNS = ("job", "status", "since (UTC)", "note")
+
+    def __init__(self, console: Console, title: str) -> None:
+        # No redirection of sys.stdout/stderr: the command's streams are injected, and a view
+        # must not change process-wide state (tests run it in a thread).
+        self._live = Live(
+            console=console,
+            refresh_per_second=4,
+            transient=False,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._title = title
+
+    def __enter__(self) -> WatchView:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._live.__exit__(None, None, None)
+
+    def show(self, rows: Sequence[Sequence[str]], footer: str) -> None:
+        """Redraw with these rows (one string per column) and a line under the table."""
+        table = Table(expand=False, title=self._title)
+        for column in self.COLUMNS:
+            table.add_column(column)
+        for row in rows:
+            # Text, not markup: an unknown status or an error message may hold brackets.
+            table.add_row(*(Text(value) for value in row))
+        self._live.update(Group(table, Text(footer)), refresh=True)

@@ -172,8 +172,15 @@ def test_watch_and_wait_exit_codes(mistral_emulator: Emulator, files: tuple[Path
     watched = run(mistral_emulator, "jobs", "watch", ok_a, ok_b, "--json")
     assert watched.returncode == 0
     events = lines(watched)
-    assert {e["status"] for e in events if e["job_id"] == ok_a} >= {"QUEUED", "SUCCESS"} or events
-    assert [e for e in events if e["job_id"] == ok_b][-1]["status"] == "SUCCESS"
+    transitions = [e for e in events if e["event"] == "transition"]
+    assert [e for e in transitions if e["job_id"] == ok_a][-1]["status"] == "SUCCESS"
+    assert [e for e in transitions if e["job_id"] == ok_b][-1]["status"] == "SUCCESS"
+    assert events[-1] == {
+        "event": "summary",
+        "jobs": 2,
+        "counts": {"SUCCESS": 2},
+        "statuses": {ok_a: "SUCCESS", ok_b: "SUCCESS"},
+    }
     mixed = run(mistral_emulator, "jobs", "watch", ok_a, failing)
     assert mixed.returncode == 1
     assert "FAILED_VALIDATION" in mixed.stdout

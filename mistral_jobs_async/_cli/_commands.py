@@ -1,0 +1,220 @@
+"""The API commands: arguments -> one public API call each -> output.
+
+``list``, ``get``, ``start``, ``cancel``, ``create`` and ``wait`` of both job APIs, and the
+``files`` commands; ``watch`` lives in ``_watch``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+
+from mistral_jobs_async import AsyncClient
+from mistral_jobs_async._cli._errors import (
+    EXIT_API,
+    EXIT_AUTH,
+    EXIT_JOB_FAILED,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    NO_KEY,
+    CliError,
+)
+from mistral_jobs_async._cli._output import (
+    FILE_COLUMNS,
+    Output,
+    cell,
+    columns_of,
+    job_row,
+    record,
+    resource,
+    start_hint,
+    waiting_for_start,
+    when,
+)
+from mistral_jobs_async._cli._watch import watch
+from mistral_jobs_async.models import FINE_TUNING_STATUSES, FORGE_STATUSES, JobBase
+from mistral_jobs_async.watcher import JobVanished, Transition
+
+__all__ = ["KNOWN_STATUSES", "check_status", "run_api"]
+
+_SUCCESS = "SUCCESS"
+#: Every status some API defines; the set is open (a new one decodes), so others are warned of.
+KNOWN_STATUSES = FINE_TUNING_STATUSES | FORGE_STATUSES
+
+
+def check_status(status: str, out: Output) -> None:
+    """Warn (never refuse) when no API defines ``status``: the list would likely be empty."""
+    if status in KNOWN_STATUSES:
+        return
+    known = sorted(KNOWN_STATUSES)
+    guess = difflib.get_close_matches(status.upper(), known, n=1)
+    hint = f"; did you mean {guess[0]}?" if guess else ""
+    out.warn(
+        f"no API defines the status {status!r}{hint} (known: {', '.join(known)}); "
+        "asking the API anyway"
+    )
+
+
+async def _list(client: AsyncClient, args: argparse.Namespace, out: Output) -> int:
+    filters: dict[str, Any] = {}
+    if args.api == "jobs":
+        if args.status is not None:
+            check_status(args.status, out)
+        filters = {"status": args.status, "model": args.model, "suffix": args.suffix}
+        filters = {k: v for k, v in filters.items() if v is not None}
+    pager = resource(client, args.api).list(page=args.page, page_size=args.page_size, **filters)
+    if args.all:
+        rows = [job_row(job) async for job in pager]
+        total = len(rows)
+    else:
+        page = await pager
+        rows = [job_row(job) for job in page.data]
+        total = page.total
+    out.table(rows, columns_of(args.api))
+    if not out.json:
+        out.line(f"{len(rows)} of {total} jobs" + ("" if args.all else f" (page {args.page})"))
+    return EXIT_OK
+
+
+async def _get(client: AsyncClient, args: argparse.Namespace, out: Output) -> int:
+    jobs = [await resource(client, args.api).get(job_id) for job_id in args.ids]
+    if out.json:
+        for job in jobs:
+            out.emit(record(job))
+        return EXIT_OK
+    for job in jobs:
+        row = job_row(job)
+        for key in ("events", "checkpoints"):
+            row.pop(key, None)
+        width = max(len(k) for k in row)
+        for key, value in row.items():
+            out.line(f"{key.ljust(width)}  {cell(value)}")
+        latest = job.latest_checkpoint
+        if latest is not None and latest.metrics is not None:
+            loss = cell(latest.metrics.train_loss)
+            out.line(f"{'train_loss'.ljust(width)}  {loss} (step {latest.step_number})")
+        out.line("")
+    return EXIT_OK
+
+
+async def _act(client: AsyncClient, args: argparse.Namespace, out: Output) -> int:
+    action = getattr(resource(client, args.api), args.action)
+    rows = [job_row(await action(job_id)) for job_id in args.ids]
+    out.table(rows, columns_of(args.api))
+    return EXIT_OK
+
+
+async def _create(client: AsyncClient, args: argparse.Namespace, out: Output) -> int:
+    hyper = {"training_steps": args.training_steps, "learning_rate": args.learning_rate}
+    hyper = {k: v for k, v in hyper.items() if v is not None}
+    if args.api == "jobs":
+        job: Any = await client.fine_tuning.jobs.create(
+            model=args.model,
+            training_files=args.files,
+            validation_files=args.validation_files,
+            hyperparameters=hyper or None,
+            suffix=args.suffix,
+            auto_start=args.auto_start,
+        )
+    else:
+        config = {
+            "base_model": args.base_model,
+            "architecture": args.architecture,
+            "num_experts": args.num_experts,
+            "active_experts": args.active_experts,
+        }
+        job = await client.forge.jobs.create(
+            job_type=args.job_type,
+            model_config={k: v for k, v in config.items() if v is not None},
+            hyperparameters=hyper or None,
+            auto_start=args.auto_start,
+        )
+    out.table([job_row(job)], columns_of(args.api))
+    return EXIT_OK
+
+
+async def _wait(client: AsyncClient, args: argparse.Namespace, out: Output) -> int:
+    # One watcher for every id (not one ``jobs.wait`` each): it costs fewer requests, and its
+    # events show a job parked in VALIDATED, which would otherwise be waited for in silence.
+    ended: dict[str, JobBase] = {}
+    last: dict[str, str] = {}
+    told: set[str] = set()
+    with anyio.move_on_after(args.timeout) as deadline:
+        async with resource(client, args.api).watch(args.ids) as events:
+            async for event in events:
+                if isinstance(event, JobVanished):
+                    raise CliError(
+                        f"job {event.job_id} vanished while waiting for it", code=EXIT_NOT_FOUND
+                    )
+                if not isinstance(event, Transition):
+                    continue
+                last[event.job_id] = event.status
+                if event.terminal:
+                    ended[event.job_id] = event.job
+                elif waiting_for_start(event.job) and event.job_id not in told:
+                    told.add(event.job_id)
+                    out.note(f"job {event.job_id} is VALIDATED, {start_hint(event.job_id)}")
+    if deadline.cancelled_caught:
+        pending = [job_id for job_id in dict.fromkeys(args.ids) if job_id not in ended]
+        listing = ", ".join(f"{job_id} ({last.get(job_id, 'unobserved')})" for job_id in pending)
+        who = "it keeps running" if len(pending) == 1 else "they keep running"
+        raise CliError(
+            f"not ended after {args.timeout:g}s: {listing} ({who}; only the wait ended)",
+            code=EXIT_TIMEOUT,
+        )
+    if missing := [job_id for job_id in args.ids if job_id not in ended]:
+        raise CliError(f"the watch ended before {', '.join(missing)} did", code=EXIT_API)
+    rows = [job_row(ended[job_id]) for job_id in args.ids]
+    out.table(rows, columns_of(args.api))
+    return EXIT_JOB_FAILED if any(row["status"] != _SUCCESS for row in rows) else EXIT_OK
+
+
+async def _files(client: AsyncClient, args: argparse.Namespace, out: Output) -> int:
+    if args.action == "upload":
+        rows = [record(await client.files.upload(path)) for path in args.paths]
+    elif args.action == "list":
+        page = await client.files.list(page=args.page, page_size=args.page_size)
+        rows = [record(f) for f in page.data]
+    elif args.action == "get":
+        rows = [record(await client.files.get(file_id)) for file_id in args.ids]
+    else:
+        rows = [record(await client.files.delete(file_id)) for file_id in args.ids]
+        out.table(rows, ("id", "deleted"))
+        return EXIT_OK
+    for row in rows:
+        row["created"] = when(row.get("created_at"))
+    out.table(rows, FILE_COLUMNS)
+    return EXIT_OK
+
+
+_JOB_COMMANDS: dict[str, Callable[[AsyncClient, argparse.Namespace, Output], Awaitable[int]]] = {
+    "list": _list,
+    "get": _get,
+    "start": _act,
+    "cancel": _act,
+    "create": _create,
+    "watch": watch,
+    "wait": _wait,
+}
+
+
+async def run_api(args: argparse.Namespace, out: Output) -> int:
+    """Run a ``jobs``, ``forge`` or ``files`` command with a client built from the options."""
+    # The client reads MISTRAL_API_KEY itself; a blank one is caught here to say what a shell
+    # user does about it (the client's message speaks of its constructor).
+    if not os.environ.get("MISTRAL_API_KEY", "").strip():
+        raise CliError(NO_KEY, code=EXIT_AUTH)
+    async with AsyncClient(
+        base_url=args.base_url,
+        timeout=args.request_timeout,
+        allow_insecure_http=args.allow_insecure_http,
+    ) as client:
+        if args.command == "files":
+            return await _files(client, args, out)
+        return await _JOB_COMMANDS[args.action](client, args, out)
