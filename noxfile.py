@@ -53,7 +53,7 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def example(session: nox.Session) -> None:
     """The FastAPI example app on http://127.0.0.1:8080, against the embedded emulator."""
-    session.install("-e", ".[fastapi]", "uvicorn")
+    session.install("-e", ".[fastapi]")
     session.run("python", "docs/examples/fastapi_app.py", *session.posargs)
 
 

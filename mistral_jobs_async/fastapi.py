@@ -18,6 +18,8 @@ Installed with the ``fastapi`` extra (``pip install mistral-jobs-async[fastapi]`
     async def events(job_id: str, request: Request):
         return job_events(request, job_id)             # Server-Sent Events until the job ends
 
+    install_error_handlers(app)  # the package's errors become HTTP answers (404, 429, 502...)
+
 Every browser that follows a job subscribes to the app's one watcher: 100 browsers on 10 jobs
 cost the API what 10 jobs cost. When the last subscriber of a job leaves, its polling stops
 (unless the app asked to keep the job with ``MistralJobs.keep``).
@@ -25,16 +27,39 @@ cost the API what 10 jobs cost. When the last subscriber of a job leaves, its po
 
 from __future__ import annotations
 
+import logging
+import math
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Annotated, Any, Literal
 
 import msgspec
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import StreamingResponse
 
-from mistral_jobs_async import AsyncClient, ConfigurationError
+try:
+    from fastapi import Depends, FastAPI, Request
+    from fastapi.responses import JSONResponse, StreamingResponse
+except ModuleNotFoundError as exc:  # the extra is not installed: say which one
+    raise ModuleNotFoundError(
+        "mistral_jobs_async.fastapi needs FastAPI and uvicorn: "
+        "pip install 'mistral-jobs-async[fastapi]'",
+        name=exc.name,
+    ) from None
+
+from mistral_jobs_async import (
+    APIStatusError,
+    AsyncClient,
+    AuthenticationError,
+    ConfigurationError,
+    InvalidRequestError,
+    MistralJobsError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    TransportError,
+    WaitTimeoutError,
+)
+from mistral_jobs_async._validation import check_id
 from mistral_jobs_async.watcher import (
     JobStalled,
     JobVanished,
@@ -50,11 +75,15 @@ __all__ = [
     "ClientDep",
     "JobsDep",
     "MistralJobs",
+    "error_response",
     "get_client",
     "get_jobs",
+    "install_error_handlers",
     "job_events",
     "mistral_lifespan",
 ]
+
+logger = logging.getLogger(__name__)
 
 Api = Literal["fine_tuning", "forge"]
 
@@ -80,6 +109,7 @@ class MistralJobs:
     @asynccontextmanager
     async def _subscription(self, job_id: str, api: Api) -> AsyncIterator[Any]:
         # No task group is held open across this yield: the subscription is a plain stream.
+        check_id("job_id", job_id)  # before anything is counted or polled
         watcher = self.watchers[api]
         key = (api, job_id)
         self._subscribers[key] += 1
@@ -176,24 +206,104 @@ def job_events(request: Request, job_id: str, api: Api = "fine_tuning") -> Strea
 
     The stream opens with a ``status`` event (the last status the watcher knows, if any),
     then sends ``transition``, ``vanished``, ``poll_failed`` and ``stalled`` events. It ends
-    after a terminal transition or a vanished job. A browser that disconnects releases its
-    subscription.
+    after a terminal transition or a vanished job. A malformed id, or a watch that stops on an
+    error (the API refused the app's key), gets one ``error`` event and the stream ends. A
+    browser that disconnects releases its subscription.
     """
     jobs = get_jobs(request)
 
     async def stream() -> AsyncIterator[bytes]:
-        watcher = jobs.watchers[api]
-        async with jobs.subscribe(job_id, api) as events:
-            known = watcher.status_of(job_id)
-            if known is not None:
-                yield _sse("status", {"job_id": job_id, "status": known})
-                if job_id not in watcher.job_ids:
-                    return  # it had already ended: nothing more will come
-            async for event in events:
-                name, data = _payload(event)
-                yield _sse(name, data)
-                if (name == "transition" and data["terminal"]) or name == "vanished":
-                    return
+        try:
+            async for chunk in _job_stream(jobs, job_id, api):
+                yield chunk
+        except MistralJobsError as exc:
+            status, body, _ = _answer(exc)
+            yield _sse("error", {"job_id": job_id, "status_code": status, **body})
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+async def _job_stream(jobs: MistralJobs, job_id: str, api: Api) -> AsyncIterator[bytes]:
+    watcher = jobs.watchers[api]
+    async with jobs.subscribe(job_id, api) as events:
+        known = watcher.status_of(job_id)
+        if known is not None:
+            yield _sse("status", {"job_id": job_id, "status": known})
+            if job_id not in watcher.job_ids:
+                return  # it had already ended: nothing more will come
+        async for event in events:
+            name, data = _payload(event)
+            yield _sse(name, data)
+            if (name == "transition" and data["terminal"]) or name == "vanished":
+                return
+
+
+# Errors only the app's operator can fix: the caller gets a status and a short reason (no key,
+# no upstream URL); the log gets the whole error. The first match in this order wins.
+_OPERATOR_ERRORS: tuple[tuple[type[MistralJobsError], int, str], ...] = (
+    (AuthenticationError, 502, "the Mistral API refused this service's credentials"),
+    (PermissionDeniedError, 502, "the Mistral API refused this service's credentials"),
+    (RequestTimeoutError, 504, "the Mistral API did not answer in time"),
+    (WaitTimeoutError, 504, "the job did not get there in time (it keeps running)"),
+    (TransportError, 502, "the Mistral API could not be reached"),
+    (ConfigurationError, 500, "the Mistral client is misconfigured"),
+)
+#: API statuses the caller of the app can act on, passed through with the API's message.
+_PASSED_THROUGH = frozenset({400, 404, 409, 422, 429})
+
+
+def _answer(exc: MistralJobsError) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """The HTTP status, JSON body and headers that stand for one of the package's errors."""
+    name = type(exc).__name__
+    for kind, status, reason in _OPERATOR_ERRORS:
+        if isinstance(exc, kind):
+            return status, {"detail": reason, "error": name}, {}
+    if isinstance(exc, APIStatusError):
+        body: dict[str, Any] = {"detail": exc.message, "error": name}
+        body.update(
+            {k: v for k in ("type", "code", "request_id") if (v := getattr(exc, k)) is not None}
+        )
+        headers: dict[str, str] = {}
+        if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        status = exc.status_code if exc.status_code in _PASSED_THROUGH else 502
+        return status, body, headers
+    if isinstance(exc, InvalidRequestError):
+        return 400, {"detail": str(exc), "error": name, "field": exc.field}, {}
+    # Decode, redirect and pagination errors: the upstream answer could not be used.
+    return (
+        502,
+        {"detail": "the Mistral API sent an answer that could not be used", "error": name},
+        {},
+    )
+
+
+def error_response(exc: MistralJobsError) -> JSONResponse:
+    """The JSON answer :func:`install_error_handlers` gives for one of the package's errors."""
+    status, body, headers = _answer(exc)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MistralJobsError)
+    response = error_response(exc)
+    # The operator sees the whole error (the key is never in it); the caller sees the body.
+    level = logging.WARNING if response.status_code >= 500 else logging.INFO
+    logger.log(
+        level, "%s %s -> %d: %s", request.method, request.url.path, response.status_code, exc
+    )
+    return response
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer the package's errors raised in routes with HTTP errors instead of a 500.
+
+    The API's 400, 404, 409, 422 and 429 (with ``Retry-After``) pass through with its message;
+    ``InvalidRequestError`` is a 400 naming the field; a refused key, a 5xx and transport
+    errors are 502 (504 on timeouts) that name no key or upstream URL; a misconfigured client
+    is a 500. Bodies are ``{"detail": ..., "error": <class name>}``, plus the API's ``type``,
+    ``code`` and ``request_id`` when it sent them. Call it once where the app is built:
+    Starlette takes no new handler once the app has started, so the lifespan cannot do it.
+    """
+    app.add_exception_handler(MistralJobsError, _handle)

@@ -77,19 +77,28 @@ def client_of(url: str, sleeps: SleepRecorder, **options: Any) -> AsyncClient:
     return AsyncClient(KEY_A, base_url=url, retry=policy, **options)
 
 
+async def write_until_hangup(
+    response: web.StreamResponse, chunk: bytes, *, pause: float = 0.0
+) -> None:
+    """Write ``chunk`` again and again: only the client hanging up ends it."""
+
+    async def forever() -> None:
+        while True:
+            await response.write(chunk)
+            await anyio.sleep(pause)
+
+    with pytest.raises((ConnectionError, asyncio.CancelledError)):
+        await forever()
+
+
 async def endless(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
-    chunk = b" " * 65536
-    with pytest.raises((ConnectionError, asyncio.CancelledError)):  # the client hangs up
-        while True:
-            await response.write(chunk)
+    await write_until_hangup(response, b" " * 65536)
     return response
 
 
-async def test_endless_body_is_refused_with_memory_flat(
-    serve: Any, sleeps: SleepRecorder
-) -> None:
+async def test_endless_body_is_refused_with_memory_flat(serve: Any, sleeps: SleepRecorder) -> None:
     """A body that never ends stops at max_response_bytes: one typed error, no retry."""
     server = Hostile()
     server.route("GET", "/v1/fine_tuning/jobs/{id}", endless)
@@ -121,10 +130,8 @@ async def test_announced_huge_body_is_refused_before_reading(
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.content_length = 500 * 2**20
         await response.prepare(request)
-        with pytest.raises((ConnectionError, asyncio.CancelledError)):
-            while True:  # slowly, forever: only refusing it early ends the call
-                await response.write(b"1," * 500)
-                await anyio.sleep(0.01)
+        # Slowly, forever: only refusing it early ends the call.
+        await write_until_hangup(response, b"1," * 500, pause=0.01)
         return response
 
     server = Hostile()
@@ -164,9 +171,7 @@ async def test_gzip_bomb_is_cut_off_within_the_timeout(serve: Any, sleeps: Sleep
 
 
 @pytest.mark.parametrize("coding", ["gzip", "deflate", "raw deflate"])
-async def test_compressed_answers_are_read(
-    serve: Any, sleeps: SleepRecorder, coding: str
-) -> None:
+async def test_compressed_answers_are_read(serve: Any, sleeps: SleepRecorder, coding: str) -> None:
     """gzip, zlib-wrapped deflate and raw deflate answers all decode."""
     wbits = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS, "raw deflate": -15}[coding]
     packer = zlib.compressobj(6, wbits=wbits)
@@ -209,10 +214,8 @@ async def test_slow_body_cannot_overrun_the_timeout(serve: Any, sleeps: SleepRec
     async def trickle(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)
-        with pytest.raises((ConnectionError, asyncio.CancelledError)):
-            for _ in range(1000):
-                await response.write(b" ")
-                await anyio.sleep(0.05)  # each read is quick: only a whole-call bound helps
+        # Each read is quick: only a whole-call bound helps.
+        await write_until_hangup(response, b" ", pause=0.05)
         return response
 
     server = Hostile()
@@ -321,9 +324,14 @@ async def test_a_billion_jobs_that_go_nowhere(serve: Any, sleeps: SleepRecorder)
     server.route("GET", "/v1/fine_tuning/jobs", pages)
     async with client_of(await serve(server), sleeps) as client:
         seen = 0
-        with anyio.fail_after(10), pytest.raises(PaginationError, match="same second"):
+
+        async def walk() -> None:
+            nonlocal seen
             async for _ in client.fine_tuning.jobs.list():
                 seen += 1
+
+        with anyio.fail_after(10), pytest.raises(PaginationError, match="same second"):
+            await walk()
     assert len(server.hits) <= 25
     assert seen == 100 * len(server.hits)
 
@@ -338,8 +346,12 @@ async def test_a_server_that_ignores_the_page(serve: Any, sleeps: SleepRecorder)
 
     server.route("GET", "/v1/fine_tuning/jobs", same)
     async with client_of(await serve(server), sleeps) as client:
-        items = []
-        with pytest.raises(PaginationError, match="nothing new"):
+        items: list[str] = []
+
+        async def walk() -> None:
             async for job in client.fine_tuning.jobs.list():
                 items.append(job.id)  # noqa: PERF401 (keep the items before the error)
+
+        with pytest.raises(PaginationError, match="nothing new"):
+            await walk()
     assert len(items) == len(set(items)) == 100

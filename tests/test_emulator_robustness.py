@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import logging
 import math
 import subprocess
 import sys
 
+import anyio
 import pytest
 
 from mistral_jobs_async import EmulatorError
@@ -179,3 +182,22 @@ def test_cli_refuses_bad_values_in_one_line(args: list[str], needle: str) -> Non
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+async def test_client_leaving_mid_body_is_not_an_error(
+    emu: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that hangs up while sending its body (its own timeout) logs no internal error."""
+    host, port = emu.url.removeprefix("http://").split(":")
+    _, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        f"POST {FT} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer k\r\n"
+        'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model": '.encode()
+    )
+    await writer.drain()
+    await anyio.sleep(0.1)  # the handler is reading the body
+    writer.close()
+    await writer.wait_closed()
+    await anyio.sleep(0.2)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert emu.job_ids("k") == []

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import io
-import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import anyio
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 
 from mistral_jobs_async import AsyncClient
@@ -21,6 +16,7 @@ from mistral_jobs_async.emulator import Emulator
 from mistral_jobs_async.fastapi import ClientDep, JobsDep, job_events, mistral_lifespan
 from mistral_jobs_async.watcher import WatchConfig
 
+from ._uvicorn import read_sse, serving
 from .conftest import GOOD_JSONL
 
 pytestmark = pytest.mark.anyio
@@ -68,36 +64,8 @@ def served(mistral_emulator: Emulator) -> Iterator[tuple[str, FastAPI, Emulator]
     """The app under uvicorn in a thread, on a free loopback port; stopped (cleanly) after."""
     mistral_emulator.speed = 0.0
     app = build_app(mistral_emulator.url)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", app, mistral_emulator
-    server.should_exit = True
-    thread.join(timeout=15)
-    assert not thread.is_alive(), "the app did not shut down"
-
-
-async def read_sse(session: aiohttp.ClientSession, url: str) -> list[tuple[str, dict[str, Any]]]:
-    events: list[tuple[str, dict[str, Any]]] = []
-    async with session.get(url) as response:
-        assert response.headers["Content-Type"].startswith("text/event-stream")
-        name = ""
-        async for raw in response.content:
-            line = raw.decode().rstrip("\n")
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: "):
-                events.append((name, json.loads(line[6:])))
-    return events
+    with serving(app) as base:
+        yield base, app, mistral_emulator
 
 
 async def test_fifty_browsers_on_ten_jobs_share_one_watcher(

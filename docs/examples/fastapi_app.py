@@ -3,7 +3,7 @@
 Run it with one command, against the embedded emulator (no key, no network)::
 
     nox -s example
-    # or: pip install -e '.[fastapi]' uvicorn && python docs/examples/fastapi_app.py
+    # or: pip install -e '.[fastapi]' && python docs/examples/fastapi_app.py
 
 then open http://127.0.0.1:8080. With MISTRAL_BASE_URL and MISTRAL_API_KEY set, it uses that
 service instead of starting an emulator.
@@ -23,7 +23,13 @@ from fastapi.responses import HTMLResponse
 
 from mistral_jobs_async import AsyncClient
 from mistral_jobs_async.emulator import Emulator
-from mistral_jobs_async.fastapi import ClientDep, JobsDep, job_events, mistral_lifespan
+from mistral_jobs_async.fastapi import (
+    ClientDep,
+    JobsDep,
+    install_error_handlers,
+    job_events,
+    mistral_lifespan,
+)
 from mistral_jobs_async.watcher import WatchConfig
 
 SAMPLE = b"".join(
@@ -51,6 +57,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = FastAPI(lifespan=lifespan, title="mistral_jobs_async example")
+install_error_handlers(app)  # an unknown job is a 404, a rate limit a 429, an outage a 502
+
+
+@app.get("/jobs/{job_id}")
+async def get_job(job_id: str, client: ClientDep) -> dict[str, Any]:
+    """One job (a 404 if the API has no such job)."""
+    job = await client.fine_tuning.jobs.get(job_id)
+    return {"id": job.id, "status": job.status, "fine_tuned_model": job.fine_tuned_model}
 
 
 @app.post("/jobs")
@@ -101,6 +115,11 @@ function follow(id, status) {
   source.addEventListener("status", show);
   source.addEventListener("transition", show);
   source.addEventListener("vanished", () => source.close());
+  source.addEventListener("error", (e) => {  // a server's error event, not a lost connection
+    if (!e.data) return;
+    document.getElementById(`status-${id}`).textContent = JSON.parse(e.data).detail;
+    source.close();
+  });
 }
 document.getElementById("launch").onclick = async () => {
   const job = await (await fetch("/jobs", {method: "POST"})).json();

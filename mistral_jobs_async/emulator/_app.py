@@ -127,6 +127,11 @@ class _Pipeline:
             response = error_response(exc.status, exc.message, exc.type)
         except web.HTTPException as exc:
             response = error_response(exc.status, exc.reason)
+        except ConnectionError:
+            # The client hung up while its request was still being read (its own timeout ran
+            # out): there is no one to answer, and nothing went wrong here.
+            logger.debug("client left during %s %s", request.method, request.path)
+            return web.Response(status=499), key
         except Exception:
             # An emulator bug must still answer like the service would: JSON, no traceback.
             logger.exception("internal error on %s %s", request.method, request.path)
