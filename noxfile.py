@@ -1,4 +1,4 @@
-"""Development sessions: demo, tests, lint, typecheck, bench, emulator, compat (``nox -l``)."""
+"""Development sessions: tests, lint, typecheck, demo, example, bench, soak, emulator, compat."""
 
 from __future__ import annotations
 
@@ -41,6 +41,13 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_emulator.py")
     session.run("python", "benchmarks/bench_client.py")
     session.run("python", "benchmarks/bench_watcher.py")
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """The soak: 2000 jobs under faults for 10 minutes (``-- --minutes 2`` for a short one)."""
+    session.install("-e", ".[bench]")
+    session.run("python", "benchmarks/soak.py", *session.posargs)
 
 
 @nox.session
