@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 
-from mistral_jobs_async import FINE_TUNING_TERMINAL, FORGE_TERMINAL, AsyncClient
+from mistral_jobs_async import FINE_TUNING_TERMINAL, FORGE_TERMINAL, AsyncClient, ConflictError
 from mistral_jobs_async.emulator import Emulator
 from mistral_jobs_async.watcher import JobVanished, PollFailed, Transition, WatchConfig
 
@@ -164,9 +164,14 @@ async def run_demo(
                 if event.status == "VALIDATED" and job.plan == "manual":
                     await client.fine_tuning.jobs.start(job.id)
                     on_change(summary, job, "started (auto_start was false)")
-                if event.status == "RUNNING" and job.plan == "cancel":
-                    await client.fine_tuning.jobs.cancel(job.id)
-                    on_change(summary, job, "cancel requested")
+                if job.plan == "cancel" and event.job.status == "RUNNING":
+                    job.plan = "cancel requested"  # once: later transitions may still say RUNNING
+                    try:
+                        await client.fine_tuning.jobs.cancel(job.id)
+                    except ConflictError:  # it ended meanwhile: nothing to cancel
+                        pass
+                    else:
+                        on_change(summary, job, "cancel requested")
                 if event.status == "RUNNING" or event.terminal:
                     await detail(job)
                 on_change(summary, job, f"{event.previous or 'new'} -> {event.status}")

@@ -15,6 +15,7 @@ Every error the library raises derives from :class:`MistralJobsError`::
     ├── RedirectError                a redirect the client refuses (another host, a downgrade)
     ├── PaginationError              a list walk that stopped making progress
     ├── WaitTimeoutError             ``wait(timeout=...)`` ran out (also a TimeoutError)
+    ├── JobEndedError                ``wait(until=...)``: the job ended in another status
     └── APIStatusError               the server answered with an error status
         ├── BadRequestError          400
         ├── AuthenticationError      401
@@ -42,6 +43,7 @@ __all__ = [
     "EmulatorError",
     "IncompleteResponseError",
     "InvalidRequestError",
+    "JobEndedError",
     "MistralJobsError",
     "NotFoundError",
     "PaginationError",
@@ -152,6 +154,20 @@ class WaitTimeoutError(MistralJobsError, TimeoutError):
         super().__init__(message)
         self.job_id = job_id
         self.last_status = last_status
+
+
+class JobEndedError(MistralJobsError):
+    """Raised when ``wait(until=...)`` sees the job end in a status it was not waiting for."""
+
+    def __init__(
+        self, message: str, *, job_id: str, status: str, until: frozenset[str], job: object
+    ) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.status = status
+        self.until = until
+        #: The job as last fetched (its API's job class).
+        self.job = job
 
 
 class APIStatusError(MistralJobsError):

@@ -96,6 +96,16 @@ class RetryPolicy:
     sleep: Callable[[float], Awaitable[None]] = field(default=anyio.sleep, repr=False)
     clock: Callable[[], float] = field(default=time.time, repr=False)
     jitter: Callable[[float, float], float] = field(default=random.uniform, repr=False)
+    #: Waits the delay before each retry instead of ``sleep``, its own way: a watcher's
+    #: requests wait on the watcher's clock and take a token of its budget.
+    before_retry: Callable[[float], Awaitable[None]] | None = field(default=None, repr=False)
+
+    async def pause(self, seconds: float) -> None:
+        """The wait before a retry: through ``before_retry`` when set, else ``sleep``."""
+        if self.before_retry is not None:
+            await self.before_retry(seconds)
+        else:
+            await self.sleep(seconds)
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
@@ -241,7 +251,7 @@ async def call_with_retries(
     # Retry number n (1-based) follows attempt n; tenacity counts only the retries it runs.
     delay = policy.wait_for(first, 1)
     log_retry(first, 1, delay)
-    await policy.sleep(delay)
+    await policy.pause(delay)
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -258,7 +268,7 @@ async def call_with_retries(
         stop=stop_after_attempt(policy.max_retries),
         wait=wait,
         retry=retry_if_exception(retryable),
-        sleep=policy.sleep,
+        sleep=policy.pause,
         before_sleep=before_sleep,
         reraise=True,
     )

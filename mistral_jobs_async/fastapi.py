@@ -91,7 +91,7 @@ Api = Literal["fine_tuning", "forge"]
 class MistralJobs:
     """The app's client and its shared watchers (one per job API), with subscriber counts."""
 
-    def __init__(self, client: AsyncClient, watchers: dict[Api, Watcher]) -> None:
+    def __init__(self, client: AsyncClient, watchers: dict[Api, Watcher[Any]]) -> None:
         self.client = client
         self.watchers = watchers
         self._subscribers: Counter[tuple[Api, str]] = Counter()
@@ -145,7 +145,7 @@ def mistral_lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             jobs_client = await stack.enter_async_context(client())
-            watchers: dict[Api, Watcher] = {
+            watchers: dict[Api, Watcher[Any]] = {
                 "fine_tuning": jobs_client.fine_tuning.jobs.watcher(
                     config=config, close_when_done=False
                 ),
@@ -184,7 +184,7 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
     return b"event: %s\ndata: %s\n\n" % (event.encode(), msgspec.json.encode(data))
 
 
-def _payload(event: WatchEvent) -> tuple[str, dict[str, Any]]:
+def _payload(event: WatchEvent[Any]) -> tuple[str, dict[str, Any]]:
     if isinstance(event, Transition):
         return "transition", {
             "job_id": event.job_id,

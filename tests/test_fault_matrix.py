@@ -207,8 +207,8 @@ WATCH = WatchConfig(
 @pytest.mark.mistral_emulator(seed=3, speed=0.0, failure_rate=0.1)
 @pytest.mark.timeout(60)
 async def test_watcher_under_fault(emu: Emulator, case: Case) -> None:
-    """200 jobs watched while the fault hits the watcher's polls: each transition once, in
-    order, as the emulator recorded it, and the watch ends by itself."""
+    """200 jobs watched while the fault hits the watcher's polls: every status the emulator
+    recorded from the first observation on, once and in order, and the watch ends by itself."""
     policy = RetryPolicy(backoff_initial=0.01, backoff_max=0.05)
     async with AsyncClient(KEY_A, base_url=emu.url, retry=policy, timeout=TIMEOUT) as client:
         file_id = await _file(client)
@@ -254,15 +254,14 @@ async def test_watcher_under_fault(emu: Emulator, case: Case) -> None:
         reported = seen[job_id]
         assert reported, job_id
         assert reported[-1] == history[-1], (reported, history)  # ended where the job ended
-        assert len(reported) == len(set(reported)), reported  # once
-        positions = [history.index(status) for status in reported]
-        assert positions == sorted(positions), (reported, history)  # in order
+        # Complete from its first observation on: every recorded status, once, in order.
+        assert reported == history[history.index(reported[0]) :], (reported, history)
     assert all(UNKNOWN in seen[job_id] for job_id in forced)
     if case.name == "unknown status":
         assert len(forced) >= 10
     hit = sum(1 for record in emu.requests if record.fault is not None)
     assert hit > 0 or case.make is None  # the fault did reach the watcher's polls
-    OUTCOMES[(case.name, "watcher (200 jobs)")] = "ends; each transition once"
+    OUTCOMES[(case.name, "watcher (200 jobs)")] = "ends; every transition once, none skipped"
 
 
 def _unlimited(rule: Fault) -> Fault:

@@ -24,6 +24,7 @@ from mistral_jobs_async.watcher import (
     JobVanished,
     PollFailed,
     Transition,
+    VirtualClock,
     WatchConfig,
     WatchEvent,
 )
@@ -190,7 +191,7 @@ async def test_vanished_job_is_confirmed_then_reported(
     good, _ = await _files(fast_client)
     keep = await fast_client.fine_tuning.jobs.create(model="m", training_files=[good])
     gone = await fast_client.fine_tuning.jobs.create(model="m", training_files=[good])
-    events_seen: list[WatchEvent] = []
+    events_seen: list[WatchEvent[Any]] = []
     async with fast_client.fine_tuning.jobs.watch([keep.id, gone.id], config=FAST) as events:
         async for event in events:
             events_seen.append(event)
@@ -364,7 +365,7 @@ async def test_resume_reports_what_happened_meanwhile(
         ).id
         for _ in range(3)
     ]
-    first: list[Transition] = []
+    first: list[Transition[Any]] = []
     async with fast_client.fine_tuning.jobs.watch(jobs, config=FAST) as events:
         async for event in events:
             assert isinstance(event, Transition)
@@ -374,7 +375,7 @@ async def test_resume_reports_what_happened_meanwhile(
         state = events.save_state()
     assert {e.status for e in first} == {"QUEUED"}
     emu.advance(3600)  # everything happens while nobody watches
-    second: list[Transition] = []
+    second: list[Transition[Any]] = []
     async with fast_client.fine_tuning.jobs.watch([], config=FAST, state=state) as events:
         async for event in events:
             assert isinstance(event, Transition)
@@ -459,7 +460,7 @@ async def test_stalled_job_is_reported_once(emu: Emulator, fast_client: AsyncCli
         requests_per_second=2000,
         stall_after=0.3,
     )
-    events_seen: list[WatchEvent] = []
+    events_seen: list[WatchEvent[Any]] = []
     async with fast_client.fine_tuning.jobs.watch([job.id], config=config) as events:
         async for event in events:
             events_seen.append(event)
@@ -470,25 +471,6 @@ async def test_stalled_job_is_reported_once(emu: Emulator, fast_client: AsyncCli
     assert kinds.count("JobStalled") == 1
     assert kinds[-1] == "Transition"
     assert not any(isinstance(e, PollFailed) for e in events_seen)
-
-
-class VirtualClock:
-    """Time that moves only when the watcher sleeps: cadence tests take no real time."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def wall(self) -> float:
-        return 1_700_000_000.0 + self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
-        await anyio.lowlevel.checkpoint()
 
 
 async def test_cadence_grows_while_nothing_changes_and_resets_on_change(
@@ -552,7 +534,7 @@ async def test_resume_with_new_jobs_sweeping_alongside(
     emu.advance(3600)
     fresh = [await new() for _ in range(3)]
     emu.speed = 200.0  # the new jobs run to their end while watched
-    by_job: dict[str, list[Transition]] = defaultdict(list)
+    by_job: dict[str, list[Transition[Any]]] = defaultdict(list)
     async with fast_client.fine_tuning.jobs.watch(fresh, config=FAST, state=state) as events:
         async for event in events:
             assert isinstance(event, Transition)

@@ -45,7 +45,7 @@ class Board:
     def __init__(self, job_ids: list[str]) -> None:
         self.jobs = {job_id: _Seen() for job_id in job_ids}
 
-    def apply(self, event: WatchEvent) -> None:
+    def apply(self, event: WatchEvent[Any]) -> None:
         """Take one watcher event into account."""
         seen = self.jobs.setdefault(event.job_id, _Seen())
         if isinstance(event, Transition):
@@ -107,7 +107,7 @@ def _ids_with(finals: dict[str, str], status: str) -> list[str]:
     return [job_id for job_id, final in finals.items() if final == status]
 
 
-def event_record(event: WatchEvent) -> dict[str, Any] | None:
+def event_record(event: WatchEvent[Any]) -> dict[str, Any] | None:
     """A watcher event as a JSON line (None for the ones ``watch`` does not report)."""
     if isinstance(event, Transition):
         return {
@@ -126,7 +126,7 @@ def event_record(event: WatchEvent) -> dict[str, Any] | None:
     return None  # JobStalled: the watch command sets no stall_after
 
 
-def event_line(event: WatchEvent) -> str | None:
+def event_line(event: WatchEvent[Any]) -> str | None:
     """A watcher event as one plain line (None for the ones ``watch`` does not report)."""
     at = clock_time(event.observed_at)
     if isinstance(event, Transition):

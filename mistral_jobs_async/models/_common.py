@@ -65,11 +65,24 @@ class JobBase(msgspec.Struct, kw_only=True):
 
     #: The statuses after which the job never changes (set by each API's job class).
     TERMINAL: ClassVar[frozenset[str]] = frozenset()
+    #: Changes known to be one step, with no other status possible in between: a watcher
+    #: that sees one of these in a list (which carries no events) needs no GET to be sure it
+    #: missed nothing. Any other change is read back from the job's ``events``.
+    DIRECT_STEPS: ClassVar[frozenset[tuple[str, str]]] = frozenset()
 
     @property
     def is_terminal(self) -> bool:
         """Whether the job is in its API's terminal set (an unknown status never is)."""
         return self.status in self.TERMINAL
+
+    @property
+    def status_history(self) -> list[tuple[str, int | None]]:
+        """The status changes in ``events`` (a detailed answer's), oldest first, with times."""
+        return [
+            (str(event.data["status"]), event.created_at)
+            for event in self.events or ()
+            if event.data and isinstance(event.data.get("status"), str)
+        ]
 
     @property
     def latest_checkpoint(self) -> Checkpoint | None:

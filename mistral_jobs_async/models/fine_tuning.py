@@ -9,6 +9,7 @@ import msgspec
 from mistral_jobs_async.models._common import JobBase, ListAnswer
 
 __all__ = [
+    "FINE_TUNING_DIRECT_STEPS",
     "FINE_TUNING_STATUSES",
     "FINE_TUNING_TERMINAL",
     "FineTuningJob",
@@ -41,6 +42,23 @@ FINE_TUNING_STATUSES: Final = frozenset(
 )
 #: A job in one of these will not change again. VALIDATED is *not* final (auto_start=false).
 FINE_TUNING_TERMINAL: Final = frozenset({"SUCCESS", "FAILED", "FAILED_VALIDATION", "CANCELLED"})
+#: The lifecycle's steps that no other status can come between. QUEUED -> VALIDATING ->
+#: VALIDATED (or FAILED_VALIDATION) -> STARTED -> RUNNING -> SUCCESS or FAILED, and a cancel
+#: through CANCELLATION_REQUESTED. A cancel requested before RUNNING is not listed: the job
+#: may have moved on first, so such a change is read back from the job's events.
+FINE_TUNING_DIRECT_STEPS: Final = frozenset(
+    {
+        ("QUEUED", "VALIDATING"),
+        ("VALIDATING", "VALIDATED"),
+        ("VALIDATING", "FAILED_VALIDATION"),
+        ("VALIDATED", "STARTED"),
+        ("STARTED", "RUNNING"),
+        ("RUNNING", "SUCCESS"),
+        ("RUNNING", "FAILED"),
+        ("RUNNING", "CANCELLATION_REQUESTED"),
+        ("CANCELLATION_REQUESTED", "CANCELLED"),
+    }
+)
 
 
 class TrainingFile(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -106,6 +124,7 @@ class FineTuningJob(JobBase, kw_only=True):
     object: str | None = None
 
     TERMINAL: ClassVar[frozenset[str]] = FINE_TUNING_TERMINAL
+    DIRECT_STEPS: ClassVar[frozenset[tuple[str, str]]] = FINE_TUNING_DIRECT_STEPS
 
 
 #: The answer of the list endpoint.

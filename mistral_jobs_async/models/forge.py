@@ -9,6 +9,7 @@ import msgspec
 from mistral_jobs_async.models._common import JobBase, ListAnswer
 
 __all__ = [
+    "FORGE_DIRECT_STEPS",
     "FORGE_JOB_TYPES",
     "FORGE_STATUSES",
     "FORGE_TERMINAL",
@@ -36,6 +37,17 @@ FORGE_STATUSES: Final = frozenset(
 )
 #: A Forge job in one of these will not change again.
 FORGE_TERMINAL: Final = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
+#: QUEUED -> VALIDATING -> RUNNING -> SUCCESS, FAILED or CANCELLED: the steps nothing else
+#: can come between (a cancel before RUNNING may follow other changes: read from events).
+FORGE_DIRECT_STEPS: Final = frozenset(
+    {
+        ("QUEUED", "VALIDATING"),
+        ("VALIDATING", "RUNNING"),
+        ("RUNNING", "SUCCESS"),
+        ("RUNNING", "FAILED"),
+        ("RUNNING", "CANCELLED"),
+    }
+)
 #: The job types the spec accepts on create.
 FORGE_JOB_TYPES: Final = frozenset(
     {"pre_training", "supervised_fine_tuning", "dpo", "odpo", "reinforcement_learning"}
@@ -72,6 +84,7 @@ class TrainingJob(JobBase, kw_only=True):
     dataset_ids: list[str] | None = None
 
     TERMINAL: ClassVar[frozenset[str]] = FORGE_TERMINAL
+    DIRECT_STEPS: ClassVar[frozenset[tuple[str, str]]] = FORGE_DIRECT_STEPS
 
 
 #: The answer of the list endpoint.

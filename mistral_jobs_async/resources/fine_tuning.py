@@ -27,8 +27,8 @@ from mistral_jobs_async.models.fine_tuning import (
     TrainingFile,
     WandbIntegration,
 )
+from mistral_jobs_async.resources._jobs import JobsResource
 from mistral_jobs_async.resources._recovery import recovery, state_check
-from mistral_jobs_async.resources._watching import WatchableJobs
 
 __all__ = ["FineTuning", "FineTuningJobs"]
 
@@ -36,8 +36,6 @@ _PATH = "/v1/fine_tuning/jobs"
 _job = msgspec.json.Decoder(FineTuningJob)
 _job_list = msgspec.json.Decoder(FineTuningJobList)
 _encoder = msgspec.json.Encoder()
-#: What a job shows once a cancel has been taken.
-_CANCELLING = frozenset({"CANCELLATION_REQUESTED", "CANCELLED"})
 
 
 def _timestamp(name: str, value: datetime | str | None) -> str | None:
@@ -65,7 +63,7 @@ def _integration(value: object) -> Any:
     return {"type": "wandb", **payload} if isinstance(payload, Mapping) else payload
 
 
-class FineTuningJobs(WatchableJobs[FineTuningJob]):
+class FineTuningJobs(JobsResource[FineTuningJob]):
     """The fine-tuning jobs of the client's organisation."""
 
     _collection = _PATH
@@ -73,6 +71,7 @@ class FineTuningJobs(WatchableJobs[FineTuningJob]):
     _decoder = _job
     _list_decoder = _job_list
     _filters_by_creation = True
+    _cancel_taken = frozenset({"CANCELLATION_REQUESTED", "CANCELLED"})
 
     def _created_after(self, timestamp: float) -> dict[str, str]:
         moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
@@ -163,27 +162,17 @@ class FineTuningJobs(WatchableJobs[FineTuningJob]):
             self._http, _PATH, _job_list, page=page, page_size=page_size, params=params
         )
 
-    async def get(self, job_id: str) -> FineTuningJob:
-        """The job with its events and checkpoints."""
-        return await self._http.request("GET", item_path(_PATH, "job_id", job_id), _job)
-
     async def start(self, job_id: str) -> FineTuningJob:
         """Start a job that waits in VALIDATED (created with ``auto_start`` false).
 
         A start whose answer is lost is checked (the job no longer VALIDATED) before a retry.
+        This client's watchers of the job poll it at once, so its next statuses come soon.
         """
         path = item_path(_PATH, "job_id", job_id) + "/start"
         recover = state_check(lambda: self.get(job_id), lambda job: job.status != "VALIDATED")
-        return await self._http.request("POST", path, _job, recover=recover)
-
-    async def cancel(self, job_id: str) -> FineTuningJob:
-        """Ask the service to cancel the job (it goes through CANCELLATION_REQUESTED).
-
-        A cancel whose answer is lost is checked (the job being cancelled) before a retry.
-        """
-        path = item_path(_PATH, "job_id", job_id) + "/cancel"
-        recover = state_check(lambda: self.get(job_id), lambda job: job.status in _CANCELLING)
-        return await self._http.request("POST", path, _job, recover=recover)
+        job = await self._http.request("POST", path, _job, recover=recover)
+        self._acted_on(job_id)  # this client's watchers of the job look again at once
+        return job
 
 
 class FineTuning:

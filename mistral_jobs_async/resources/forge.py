@@ -13,7 +13,6 @@ from mistral_jobs_async._validation import (
     CreateTrainingJob,
     check,
     check_list,
-    item_path,
     to_payload,
 )
 from mistral_jobs_async.models._common import Page
@@ -23,8 +22,8 @@ from mistral_jobs_async.models.forge import (
     TrainingJob,
     TrainingJobList,
 )
-from mistral_jobs_async.resources._recovery import recovery, state_check
-from mistral_jobs_async.resources._watching import WatchableJobs
+from mistral_jobs_async.resources._jobs import JobsResource
+from mistral_jobs_async.resources._recovery import recovery
 
 __all__ = ["Forge", "ForgeJobs"]
 
@@ -34,13 +33,14 @@ _job_list = msgspec.json.Decoder(TrainingJobList)
 _encoder = msgspec.json.Encoder()
 
 
-class ForgeJobs(WatchableJobs[TrainingJob]):
+class ForgeJobs(JobsResource[TrainingJob]):
     """The Forge training jobs of the client's organisation."""
 
     _collection = _PATH
     _job_type = TrainingJob
     _decoder = _job
     _list_decoder = _job_list
+    _cancel_taken = frozenset({"CANCELLED"})
     # The Forge list has no filters: the watcher walks from the newest page instead.
 
     async def create(
@@ -80,16 +80,6 @@ class ForgeJobs(WatchableJobs[TrainingJob]):
     def list(self, *, page: int = 0, page_size: int = 100) -> AsyncPager[TrainingJob]:
         """Jobs, newest first: ``await`` it for one page, ``async for`` over it for all."""
         return list_pages(self._http, _PATH, _job_list, page=page, page_size=page_size)
-
-    async def get(self, job_id: str) -> TrainingJob:
-        """The training job."""
-        return await self._http.request("GET", item_path(_PATH, "job_id", job_id), _job)
-
-    async def cancel(self, job_id: str) -> TrainingJob:
-        """Cancel the training job (a cancel whose answer is lost is checked before a retry)."""
-        path = item_path(_PATH, "job_id", job_id) + "/cancel"
-        recover = state_check(lambda: self.get(job_id), lambda job: job.status == "CANCELLED")
-        return await self._http.request("POST", path, _job, recover=recover)
 
 
 class Forge:

@@ -1,0 +1,155 @@
+"""What both job resources share: ``get``, ``cancel``, ``watch``, ``watcher`` and ``wait``.
+
+A resource is also the watcher's target: the watcher polls through ``_watch_get`` and
+``_watch_page`` with its own retry policy (its budget, its clock). A resource remembers the
+watchers it made, so that a ``start`` or ``cancel`` through it makes them look at that job
+again at once instead of at the job's slow cadence.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Collection, Iterable
+from typing import Generic
+
+import msgspec
+
+from mistral_jobs_async._http import HttpClient
+from mistral_jobs_async._pagination import fetch_page
+from mistral_jobs_async._retry import RetryPolicy
+from mistral_jobs_async._validation import item_path
+from mistral_jobs_async.models._common import ListAnswer, Page
+from mistral_jobs_async.resources._recovery import Claims, state_check
+from mistral_jobs_async.watcher import Clock, WatchConfig, Watcher, WatchSession
+from mistral_jobs_async.watcher._events import J
+from mistral_jobs_async.watcher._session import until_set, wait_for
+
+__all__ = ["JobsResource"]
+
+
+class JobsResource(Generic[J]):
+    """The operations every job API has, and the watching built on them."""
+
+    _collection: str
+    _job_type: type[J]
+    _decoder: msgspec.json.Decoder[J]
+    _list_decoder: msgspec.json.Decoder[ListAnswer[J]]
+    #: Whether the API's list takes ``created_after`` (the watcher bounds its sweeps with it).
+    _filters_by_creation = False
+    #: Statuses that show a cancel was taken (a lost answer is checked against them).
+    _cancel_taken: frozenset[str]
+
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+        #: Jobs this resource's creates returned: a lookup after a failed create skips them.
+        self._claims = Claims()
+        self._watchers: weakref.WeakSet[Watcher[J]] = weakref.WeakSet()
+
+    def _created_after(self, timestamp: float) -> dict[str, str]:
+        """The list query that keeps jobs created after ``timestamp`` (none by default)."""
+        return {}
+
+    async def get(self, job_id: str) -> J:
+        """The job, with its events (and, for fine-tuning, its checkpoints)."""
+        return await self._watch_get(job_id, self._http.retry)
+
+    async def cancel(self, job_id: str) -> J:
+        """Ask the service to cancel the job; this client's watchers of it look again at once.
+
+        A cancel whose answer is lost is checked (the job being cancelled) before a retry.
+        """
+        path = item_path(self._collection, "job_id", job_id) + "/cancel"
+        taken = self._cancel_taken
+        recover = state_check(lambda: self.get(job_id), lambda job: job.status in taken)
+        job = await self._http.request("POST", path, self._decoder, recover=recover)
+        self._acted_on(job_id)
+        return job
+
+    def _acted_on(self, job_id: str) -> None:
+        """A start or cancel went through: the watchers of this job poll it soon."""
+        for watcher in list(self._watchers):
+            watcher.poll_soon(job_id)
+
+    # --- what the watcher polls --------------------------------------------------------------
+
+    async def _watch_get(self, job_id: str, retry: RetryPolicy) -> J:
+        path = item_path(self._collection, "job_id", job_id)
+        return await self._http.request("GET", path, self._decoder, retry=retry)
+
+    async def _watch_page(
+        self, number: int, size: int, created_after: float | None, retry: RetryPolicy
+    ) -> Page[J]:
+        query = self._created_after(created_after) if created_after is not None else {}
+        return await fetch_page(
+            self._http, self._collection, self._list_decoder, number, size,
+            params=query, retry=retry,
+        )  # fmt: skip
+
+    # --- watching ----------------------------------------------------------------------------
+
+    def watcher(
+        self,
+        job_ids: str | Iterable[str] = (),
+        *,
+        config: WatchConfig | None = None,
+        state: bytes | None = None,
+        close_when_done: bool = True,
+        clock: Clock | None = None,
+    ) -> Watcher[J]:
+        """A :class:`~mistral_jobs_async.watcher.Watcher` of these jobs, to enter yourself.
+
+        Use it for many subscribers or for jobs added later (``close_when_done=False`` keeps
+        it running when every job has ended); ``state`` resumes from ``save_state()``;
+        ``clock`` replaces real time (tests: ``VirtualClock``).
+        """
+        watcher = Watcher(
+            self,
+            job_ids,
+            retry=self._http.retry,
+            config=config,
+            state=state,
+            close_when_done=close_when_done,
+            clock=clock,
+        )
+        self._watchers.add(watcher)
+        return watcher
+
+    def watch(
+        self,
+        job_ids: str | Iterable[str],
+        *,
+        config: WatchConfig | None = None,
+        state: bytes | None = None,
+        clock: Clock | None = None,
+    ) -> WatchSession[J]:
+        """``async with jobs.watch(ids) as events: async for event in events: ...``.
+
+        ``job_ids`` is an iterable of job ids, or one id as a string; a malformed id raises
+        ``InvalidRequestError`` at once. Events are ``Transition``, ``JobVanished``,
+        ``PollFailed`` and ``JobStalled``; the iteration ends when every job has reached its
+        API's terminal set (or vanished).
+        """
+        return WatchSession(self.watcher(job_ids, config=config, state=state, clock=clock))
+
+    async def wait(
+        self,
+        job_id: str,
+        *,
+        until: str | Collection[str] | None = None,
+        timeout: float | None = None,
+        config: WatchConfig | None = None,
+        clock: Clock | None = None,
+    ) -> J:
+        """The job once it reaches one of ``until``: by default, once it has ended.
+
+        ``until={"VALIDATED"}`` returns at validation, e.g. to read the cost estimate in
+        ``metadata`` before ``start``; a status recovered from the job's history counts (the
+        job returned is then as fetched, already further on). Without ``until`` a parked
+        VALIDATED job is not the end: the wait goes on until someone starts it.
+
+        Raises ``JobEndedError`` if the job ends in another status, ``NotFoundError`` if it
+        vanishes, ``WaitTimeoutError`` after ``timeout`` seconds (the job keeps running).
+        """
+        statuses = until_set(until)
+        session = self.watch(job_id, config=config, clock=clock)
+        return await wait_for(session, job_id, until=statuses, timeout=timeout)

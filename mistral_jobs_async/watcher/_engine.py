@@ -1,0 +1,333 @@
+"""The polling engine: a watcher's jobs, its loop of cycles, and its lifecycle."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Collection, Iterable
+from dataclasses import replace
+from types import TracebackType
+from typing import Generic
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+
+from mistral_jobs_async._exceptions import ConfigurationError, InvalidRequestError
+from mistral_jobs_async._retry import RetryPolicy
+from mistral_jobs_async._validation import check_id
+from mistral_jobs_async.watcher._budget import Budget
+from mistral_jobs_async.watcher._clock import AnyioClock, Clock
+from mistral_jobs_async.watcher._config import WatchConfig, WatchStats
+from mistral_jobs_async.watcher._events import J
+from mistral_jobs_async.watcher._fanout import Fanout, Subscription
+from mistral_jobs_async.watcher._observe import Observer, WatchedJob
+from mistral_jobs_async.watcher._polling import Poller, Target
+from mistral_jobs_async.watcher._state import SavedJob, decode_state, encode_state
+
+__all__ = ["Watcher", "id_list"]
+
+logger = logging.getLogger("mistral_jobs_async.watcher")
+
+
+def id_list(job_ids: str | Iterable[str]) -> list[str]:
+    """Ids as a list, each checked; a lone string is one id, not its characters."""
+    if isinstance(job_ids, str):
+        job_ids = [job_ids]
+    elif not isinstance(job_ids, Iterable):
+        raise InvalidRequestError("job_ids", f"must be ids, not {type(job_ids).__name__}")
+    return [check_id("job_id", job_id) for job_id in job_ids]
+
+
+class Watcher(Generic[J]):
+    """Polls a set of jobs of one API and fans their events out to subscribers.
+
+    Use it as an async context manager: it owns a task group for its polling, which stops
+    (with every request in flight) when the block exits, is cancelled, or every job has ended
+    and ``close_when_done`` is set. Subscribers get their own bounded buffer; a slow one slows
+    the polling down (backpressure) rather than losing events.
+    """
+
+    def __init__(
+        self,
+        target: Target[J],
+        job_ids: str | Iterable[str] = (),
+        *,
+        retry: RetryPolicy,
+        config: WatchConfig | None = None,
+        state: bytes | None = None,
+        close_when_done: bool = True,
+        rng: random.Random | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.config = config or WatchConfig()
+        self.stats = WatchStats()
+        self._clock = clock or AnyioClock()
+        self._close_when_done = close_when_done
+        self._jobs: dict[str, WatchedJob] = {}
+        self._fanout: Fanout[J] = Fanout()
+        self._budget = Budget(self.config, self._clock, self.stats)
+        self._observer = Observer(
+            self._jobs, config=self.config, clock=self._clock, rng=rng or random.Random(),
+            fanout=self._fanout, stats=self.stats,
+        )  # fmt: skip
+        # The client's retry policy for one request, except that 429s come back here at once
+        # (they pause the whole watcher) and its waits are the watcher's, on its budget.
+        watcher_retry = replace(
+            retry, retry_rate_limited=False, before_retry=self._budget.before_retry
+        )
+        self._poller = Poller(
+            target, self._budget, self._observer, jobs=self._jobs, config=self.config,
+            clock=self._clock, stats=self.stats, retry=watcher_retry, stop_on=self._stop_on,
+        )  # fmt: skip
+        self._wakeup = anyio.Event()
+        self._task_group: TaskGroup | None = None
+        self._fatal: BaseException | None = None
+        self._run_scope = anyio.CancelScope()
+        self._finished = False
+        if state is not None:
+            self._load(state)
+        self.add(job_ids)
+
+    # --- membership --------------------------------------------------------------------------
+
+    def add(self, job_ids: str | Iterable[str]) -> None:
+        """Start watching more jobs (ids already watched are left as they are).
+
+        A lone string is one id. A watcher with ``close_when_done`` stops once every job has
+        ended; to add jobs later, create it with ``close_when_done=False``.
+        """
+        if self._finished:
+            raise ConfigurationError("this watcher has stopped: it cannot take more jobs")
+        for job_id in id_list(job_ids):
+            if job_id not in self._jobs:
+                self._jobs[job_id] = WatchedJob(id=job_id, interval=self.config.base_interval)
+        self._wakeup.set()
+
+    def remove(self, job_ids: str | Iterable[str]) -> None:
+        """Stop watching jobs (no event is sent for them); a lone string is one id."""
+        for job_id in id_list(job_ids):
+            job = self._jobs.pop(job_id, None)
+            if job is not None:
+                job.done = True
+        self._wakeup.set()
+
+    def poll_soon(self, job_id: str) -> None:
+        """Poll this job now and at the fast cadence after (it was just started or cancelled)."""
+        job = self._jobs.get(job_id)
+        if job is None or job.done or self._finished:
+            return
+        job.next_poll = self._clock.now()
+        job.interval = self.config.fast_interval
+        job.auto_start = None  # a started job is no longer parked
+        self._wakeup.set()
+
+    @property
+    def job_ids(self) -> list[str]:
+        """The jobs still being watched."""
+        return [job.id for job in self._jobs.values() if not job.done]
+
+    def status_of(self, job_id: str) -> str | None:
+        """The last status seen for a job (None before its first observation)."""
+        job = self._jobs.get(job_id)
+        return job.status if job else None
+
+    @property
+    def fatal_error(self) -> BaseException | None:
+        """The error that stopped the watch (a refused key), if one did."""
+        return self._fatal
+
+    # --- state -------------------------------------------------------------------------------
+
+    def save_state(
+        self,
+        *,
+        delivered: dict[str, SavedJob] | None = None,
+        only: frozenset[str] | None = None,
+    ) -> bytes:
+        """The watcher's knowledge as bytes, to start a new watcher from after a restart.
+
+        This counts events still waiting in a subscriber's buffer as seen; a subscription's
+        own ``save_state()`` counts only what it has yielded, so nothing is lost.
+        """
+        jobs: list[SavedJob] = []
+        for job in self._jobs.values():
+            if delivered is not None and (only is None or job.id in only):
+                jobs.append(delivered.get(job.id) or SavedJob(id=job.id))
+            else:
+                jobs.append(
+                    SavedJob(
+                        id=job.id,
+                        status=job.status,
+                        modified_at=job.modified_at,
+                        created_at=job.created_at,
+                        done=job.done,
+                    )
+                )
+        return encode_state(jobs)
+
+    def _load(self, state: bytes) -> None:
+        for entry in decode_state(state):
+            self._jobs[entry.id] = WatchedJob(
+                id=entry.id,
+                status=entry.status,
+                modified_at=entry.modified_at,
+                created_at=entry.created_at,
+                interval=self.config.base_interval,
+                resumed=entry.status is not None and not entry.done,
+                done=entry.done,
+            )
+
+    # --- subscribers -------------------------------------------------------------------------
+
+    def subscribe(
+        self, job_ids: str | Collection[str] | None = None, *, buffer: int | None = None
+    ) -> Subscription[J]:
+        """A new stream of events (of ``job_ids`` only, if given), with its own buffer."""
+        only = frozenset(id_list(job_ids)) if job_ids is not None else None
+        receive = self._fanout.add(buffer or self.config.buffer, only)
+        return Subscription(self, receive, only)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Watcher[J]:
+        if self._task_group is not None:
+            raise ConfigurationError("a watcher can be entered once")
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        try:
+            await self._task_group.start(self._run)
+        except BaseException:
+            self._task_group.cancel_scope.cancel()
+            await self._task_group.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._task_group is not None
+        # Only the polling is cancelled: the task group's own scope also holds the caller's
+        # block, which must not be cancelled from in here.
+        self._run_scope.cancel()
+        try:
+            # The block's own exception (the caller's error, or a cancellation from outside)
+            # is not handed to the task group, which would wrap it in an ExceptionGroup: the
+            # polling task never fails, so the group only has to wind down, and the
+            # exception then propagates untouched.
+            await self._task_group.__aexit__(None, None, None)
+        finally:
+            self._finish()
+        if exc_type is None and self._fatal is not None:
+            raise self._fatal
+        return None
+
+    def _finish(self) -> None:
+        self._finished = True
+        self._fanout.close()
+
+    def _stop_on(self, error: BaseException) -> None:
+        """End the whole watch with ``error`` (the key is refused: polling cannot go on)."""
+        if self._fatal is None:
+            self._fatal = error
+        self._run_scope.cancel()
+
+    async def _run(self, *, task_status: TaskStatus[None]) -> None:
+        try:
+            with self._run_scope:
+                task_status.started()
+                await self._loop()
+        except Exception as exc:
+            logger.exception("watcher stopped by an unexpected error")
+            self._fatal = exc
+        finally:
+            self._finish()
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def _active(self) -> list[WatchedJob]:
+        return [job for job in self._jobs.values() if not job.done]
+
+    async def _loop(self) -> None:
+        while True:
+            active = self._active()
+            if not active and self._close_when_done:
+                return
+            now = self._clock.now()
+            if now < self._budget.paused_until:
+                await self._clock.sleep(self._budget.paused_until - now)
+                continue
+            due = [job for job in active if job.next_poll <= now]
+            if not due:
+                wake_at = min((job.next_poll for job in active), default=math.inf)
+                self._wakeup = anyio.Event()
+                await self._sleep_or_wake(wake_at - now)
+                continue
+            self.stats.cycles += 1
+            soon = [job for job in active if now < job.next_poll <= now + self.config.coalesce]
+            await self._cycle(due, soon)
+            await self._observer.check_stalls(self._active())
+
+    async def _sleep_or_wake(self, seconds: float) -> None:
+        """Sleep on the watcher's clock until ``seconds`` pass or ``add()`` wakes the loop."""
+        wakeup = self._wakeup
+        async with anyio.create_task_group() as group:
+
+            async def sleep() -> None:
+                if math.isfinite(seconds):
+                    await self._clock.sleep(seconds)
+                else:
+                    await anyio.sleep_forever()
+                group.cancel_scope.cancel()
+
+            async def wake() -> None:
+                await wakeup.wait()
+                group.cancel_scope.cancel()
+
+            group.start_soon(sleep)
+            group.start_soon(wake)
+
+    async def _cycle(self, due: list[WatchedJob], soon: list[WatchedJob]) -> None:
+        """Poll the due jobs: by one list sweep when it costs fewer requests, else one by one.
+
+        Jobs due within ``coalesce`` seconds count towards the sweep (it sees them anyway).
+        Resumed jobs, suspected 404s and changes a sweep cannot vouch for get a GET: only a
+        GET carries the events they need. GETs in place of a failed sweep are bounded by what
+        the budget pays within one fast interval, nearest-to-the-end jobs first; the rest stay
+        due for the next cycle, which takes the sweep up again where it stopped.
+        """
+        now = self._clock.now()
+        poller = self._poller
+        sweepable = [job for job in due + soon if not job.needs_get]
+        singles = [job for job in due if job.needs_get]
+        if (
+            len(sweepable) >= 2
+            and now >= poller.sweep_cooldown_until
+            and poller.sweep_pays(len(sweepable))
+        ):
+            unseen = await poller.sweep(sweepable)
+            # What the sweep left behind: unseen jobs, and changes it found but cannot vouch
+            # for (their GETs come in this same cycle, so the change is reported at once).
+            singles += [job for job in unseen if job.next_poll <= now and not job.needs_get]
+            singles += [job for job in sweepable if job.needs_history and not job.done]
+        else:
+            singles += [job for job in sweepable if job.next_poll <= now]
+        if len(singles) > poller.gets_per_cycle():
+            singles.sort(key=_urgency)
+            del singles[poller.gets_per_cycle() :]
+        if singles:
+            async with anyio.create_task_group() as group:
+                for job in singles:
+                    group.start_soon(poller.poll_one, job)
+
+
+#: The order jobs get their GETs in when the budget cannot pay for all of them in one cycle:
+#: jobs a GET must finish first, then those nearest to their end, then the rest.
+_STAGE = {"CANCELLATION_REQUESTED": 0, "RUNNING": 1, "STARTED": 2, "VALIDATED": 3}
+
+
+def _urgency(job: WatchedJob) -> tuple[int, int, float]:
+    return (0 if job.needs_get else 1, _STAGE.get(job.status or "", 4), job.next_poll)

@@ -1,0 +1,92 @@
+"""What a watcher yields: a small closed set of event types to match on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from mistral_jobs_async._exceptions import MistralJobsError
+from mistral_jobs_async.models._common import JobBase
+
+__all__ = ["J", "JobStalled", "JobVanished", "PollFailed", "Transition", "WatchEvent"]
+
+#: The job class of the API a watcher follows (``FineTuningJob``, ``TrainingJob``).
+J = TypeVar("J", bound=JobBase)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Transition(Generic[J]):
+    """A job was seen in a new status (``previous`` is None on its first observation).
+
+    Every status the job's ``events`` recorded is reported, each as its own transition, even
+    when the job went through several between two polls. ``changed_at`` is the server's time
+    of the change (from the job's events, else its ``modified_at``; None if unknown), beside
+    ``observed_at``, the watcher's. ``missed`` marks changes that happened while no watcher
+    was running (after a resume): reported late, but reported. ``job`` is the job as fetched
+    when the change was seen: for a status read back from the events it is already further
+    on, and from a list sweep it carries no events or checkpoints.
+    """
+
+    job_id: str
+    previous: str | None
+    status: str
+    job: J
+    observed_at: float
+    missed: bool = False
+    changed_at: float | None = None
+
+    @property
+    def terminal(self) -> bool:
+        """Whether ``status`` is final for the job's API."""
+        return self.status in self.job.TERMINAL
+
+    @property
+    def latest(self) -> bool:
+        """Whether ``status`` is still the job's status as fetched.
+
+        False for a status read back from the job's events: the job has moved on since, so
+        acting on that status (a cancel at RUNNING) may come too late.
+        """
+        return self.job.status == self.status
+
+    @property
+    def waiting_for_start(self) -> bool:
+        """Whether the job is parked in VALIDATED until someone calls ``start`` on it."""
+        return self.status == "VALIDATED" and getattr(self.job, "auto_start", None) is False
+
+    def __repr__(self) -> str:
+        late = ", missed" if self.missed else ""
+        return f"Transition({self.job_id!r}, {self.previous} -> {self.status}{late})"
+
+
+@dataclass(frozen=True, slots=True)
+class JobVanished:
+    """A job answered 404 twice in a row: it no longer exists for this key. It leaves the watch."""
+
+    job_id: str
+    last_status: str | None
+    observed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PollFailed:
+    """Polling one job failed (after the client's own retries); it is retried with backoff."""
+
+    job_id: str
+    error: MistralJobsError
+    failures: int
+    observed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class JobStalled:
+    """A job has kept one status for ``stall_after`` seconds (reported once per status)."""
+
+    job_id: str
+    status: str
+    since: float
+    observed_at: float
+
+
+#: Every event a watcher yields.
+WatchEvent = Transition[J] | JobVanished | PollFailed | JobStalled

@@ -1,0 +1,179 @@
+"""The complete stream: no status skipped, act-then-see, waits for a chosen status."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections import defaultdict
+from typing import Any
+
+import anyio
+import pytest
+
+from mistral_jobs_async import AsyncClient, ConflictError, JobEndedError, RetryPolicy
+from mistral_jobs_async.emulator import Emulator, Fault
+from mistral_jobs_async.models import FineTuningJob
+from mistral_jobs_async.watcher import PollFailed, Transition, WatchConfig
+
+from .conftest import BAD_JSONL, GOOD_JSONL, KEY_A
+
+pytestmark = pytest.mark.anyio
+
+# Statuses at emulator speed 200 last 0.005-0.04 s: less than one poll of this cadence.
+QUICK = WatchConfig(
+    fast_interval=0.05,
+    base_interval=0.1,
+    max_interval=0.3,
+    coalesce=0.05,
+    requests_per_second=2000,
+    max_in_flight=8,
+)
+
+
+@pytest.fixture
+async def client(emu: Emulator) -> Any:
+    policy = RetryPolicy(backoff_initial=0.01, backoff_max=0.05)
+    async with AsyncClient(KEY_A, base_url=emu.url, retry=policy, timeout=2.0) as c:
+        yield c
+
+
+async def _mixed_jobs(client: AsyncClient, count: int) -> tuple[list[str], set[str]]:
+    """``count`` jobs: a tenth fail validation, a tenth wait for start, the rest run."""
+    good = (await client.files.upload(io.BytesIO(GOOD_JSONL), filename="good.jsonl")).id
+    bad = (await client.files.upload(io.BytesIO(BAD_JSONL), filename="bad.jsonl")).id
+    ids, parked = [], set()
+    for n in range(count):
+        job = await client.fine_tuning.jobs.create(
+            model="open-mistral-7b",
+            training_files=[bad if n % 10 == 0 else good],
+            auto_start=n % 10 != 1,
+            hyperparameters={"training_steps": 10 + 10 * (n % 4)},
+        )
+        ids.append(job.id)
+        if n % 10 == 1:
+            parked.add(job.id)
+    return ids, parked
+
+
+def _history(emu: Emulator, job_id: str) -> list[str]:
+    return [e["data"]["status"] for e in emu.job(job_id)["events"]]
+
+
+FAULTS = {
+    "no faults": [],
+    "503s, truncated bodies, 429s": [
+        Fault.http(503, rate=0.05, method="GET"),
+        Fault.truncate(rate=0.03, method="GET"),
+        Fault.http(429, retry_after=0.2, rate=0.01, method="GET"),
+    ],
+}
+
+
+@pytest.mark.parametrize("faults", list(FAULTS), ids=list(FAULTS))
+@pytest.mark.mistral_emulator(seed=11, speed=0.0, failure_rate=0.2)
+@pytest.mark.timeout(120)
+async def test_no_status_is_skipped_when_statuses_outlast_no_poll(
+    emu: Emulator, client: AsyncClient, faults: str
+) -> None:
+    """300 jobs whose statuses each last less than a poll: every job's reported chain is its
+    events history from the first observation on, each status once, and the watch ends."""
+    ids, parked = await _mixed_jobs(client, 300)
+    to_cancel = set(ids[2::30])
+    seen: dict[str, list[str]] = defaultdict(list)
+    previous: dict[str, str | None] = {}
+    emu.inject(*FAULTS[faults])
+    async with client.fine_tuning.jobs.watch(ids, config=QUICK) as events:
+        async for event in events:
+            if isinstance(event, PollFailed):
+                continue
+            assert isinstance(event, Transition), event
+            job: FineTuningJob = event.job  # typed as the API's own job class
+            assert job.id == event.job_id
+            assert event.previous == previous.get(event.job_id), event
+            previous[event.job_id] = event.status
+            seen[event.job_id].append(event.status)
+            if len(previous) == len(ids) and emu.speed == 0.0:
+                emu.speed = 200.0  # every job seen once: now let them race
+            if event.waiting_for_start:
+                assert event.job_id in parked
+                await client.fine_tuning.jobs.start(event.job_id)
+            if event.status == "VALIDATING" and event.job_id in to_cancel:
+                with contextlib.suppress(ConflictError):  # it may have ended meanwhile
+                    await client.fine_tuning.jobs.cancel(event.job_id)
+    stats = events.watcher.stats
+    assert emu.speed == 200.0
+    for job_id in ids:
+        history = _history(emu, job_id)
+        reported = seen[job_id]
+        assert reported == history[history.index(reported[0]) :], (job_id, reported, history)
+        assert reported[0] == "QUEUED"  # first seen before the clock ran: the whole story
+    assert {seen[i][-1] for i in ids} >= {"SUCCESS", "FAILED_VALIDATION", "CANCELLED"}
+    assert stats.history_requests > 0  # the sweeps' gaps were read back from events
+    emu.clear_faults()
+
+
+@pytest.mark.mistral_emulator(seed=5, speed=0.0)
+@pytest.mark.timeout(60)
+async def test_start_is_seen_at_once_and_nothing_is_skipped(
+    emu: Emulator, client: AsyncClient
+) -> None:
+    """A parked job is reported as waiting for start; after start() its next statuses arrive
+    within a couple of fast intervals (not at the parked job's slow cadence), none skipped."""
+    good = (await client.files.upload(io.BytesIO(GOOD_JSONL), filename="g.jsonl")).id
+    job = await client.fine_tuning.jobs.create(
+        model="m", training_files=[good], auto_start=False, hyperparameters={"training_steps": 10}
+    )
+    emu.speed = 20.0
+    slow = WatchConfig(fast_interval=0.1, base_interval=2.0, max_interval=10.0, coalesce=0.0)
+    reported: list[str] = []
+    started_at = seen_after_start = 0.0
+    async with client.fine_tuning.jobs.watch(job.id, config=slow) as events:
+        async for event in events:
+            assert isinstance(event, Transition), event
+            reported.append(event.status)
+            if event.waiting_for_start:
+                await anyio.sleep(0.5)  # parked: polled at max_interval (10 s) from now on
+                started_at = anyio.current_time()
+                await client.fine_tuning.jobs.start(job.id)
+            elif started_at and not seen_after_start:
+                seen_after_start = anyio.current_time()
+    assert reported[reported.index("VALIDATED") :] == ["VALIDATED", "STARTED", "RUNNING", "SUCCESS"]
+    assert seen_after_start - started_at < 2 * slow.fast_interval + 0.3
+
+
+@pytest.mark.mistral_emulator(seed=5, speed=50.0)
+@pytest.mark.timeout(60)
+async def test_wait_until_a_status(emu: Emulator, client: AsyncClient) -> None:
+    """wait(until=VALIDATED) returns the parked job with its estimate; a job that ends
+    elsewhere raises JobEndedError naming where it ended."""
+    good = (await client.files.upload(io.BytesIO(GOOD_JSONL), filename="g.jsonl")).id
+    bad = (await client.files.upload(io.BytesIO(BAD_JSONL), filename="b.jsonl")).id
+    jobs = client.fine_tuning.jobs
+    parked = await jobs.create(model="m", training_files=[good], auto_start=False)
+    failing = await jobs.create(model="m", training_files=[bad], auto_start=True)
+    config = WatchConfig(fast_interval=0.05, base_interval=0.1, max_interval=0.3)
+    with anyio.fail_after(30):
+        validated = await jobs.wait(parked.id, until="VALIDATED", config=config)
+        assert validated.status == "VALIDATED"
+        assert validated.metadata is not None
+        with pytest.raises(JobEndedError, match="ended FAILED_VALIDATION without reaching RUNNING"):
+            await jobs.wait(failing.id, until={"RUNNING"}, config=config)
+        ended = await jobs.wait(failing.id, config=config)
+    assert ended.status == "FAILED_VALIDATION"
+
+
+@pytest.mark.parametrize("until", ["", [], [""], 3])
+async def test_wait_until_refuses_what_is_not_statuses(client: AsyncClient, until: Any) -> None:
+    """An empty or non-string ``until`` is an InvalidRequestError before any request."""
+    from mistral_jobs_async import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError, match="until"):
+        await client.fine_tuning.jobs.wait("job-1", until=until)
+
+
+async def test_transition_repr_is_one_short_line(emu: Emulator, client: AsyncClient) -> None:
+    """A Transition prints as id, previous and status, not the whole job."""
+    job = FineTuningJob(id="job-1", status="RUNNING", events=[])
+    event = Transition("job-1", "STARTED", "RUNNING", job, 1.0)
+    assert repr(event) == "Transition('job-1', STARTED -> RUNNING)"
+    assert "missed" in repr(Transition("job-1", None, "SUCCESS", job, 1.0, missed=True))
