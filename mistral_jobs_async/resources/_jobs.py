@@ -8,12 +8,14 @@ again at once instead of at the job's slow cadence.
 
 from __future__ import annotations
 
+import os
 import weakref
 from collections.abc import Collection, Iterable
 from typing import Generic
 
 import msgspec
 
+from mistral_jobs_async._exceptions import ConfigurationError
 from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._pagination import fetch_page
 from mistral_jobs_async._retry import RetryPolicy
@@ -23,6 +25,7 @@ from mistral_jobs_async.resources._recovery import Claims, state_check
 from mistral_jobs_async.watcher import Clock, WatchConfig, Watcher, WatchSession
 from mistral_jobs_async.watcher._events import J
 from mistral_jobs_async.watcher._session import until_set, wait_for
+from mistral_jobs_async.watcher._state import StateFile
 
 __all__ = ["JobsResource"]
 
@@ -120,16 +123,31 @@ class JobsResource(Generic[J]):
         *,
         config: WatchConfig | None = None,
         state: bytes | None = None,
+        state_path: str | os.PathLike[str] | None = None,
+        progress: bool = False,
         clock: Clock | None = None,
     ) -> WatchSession[J]:
         """``async with jobs.watch(ids) as events: async for event in events: ...``.
 
         ``job_ids`` is an iterable of job ids, or one id as a string; a malformed id raises
         ``InvalidRequestError`` at once. Events are ``Transition``, ``JobVanished``,
-        ``PollFailed`` and ``JobStalled``; the iteration ends when every job has reached its
-        API's terminal set (or vanished).
+        ``PollFailed`` and ``JobStalled`` (and, with ``progress=True``, ``CheckpointReported``
+        and ``MetadataChanged``); the iteration ends when every job has reached its API's
+        terminal set (or vanished).
+
+        ``state_path`` makes the watch durable: its state is kept in that file as events are
+        yielded, and a watch started again on the same path (after a crash, even SIGKILL)
+        yields exactly what was not yet yielded, flagged ``missed``, none twice. ``state``
+        resumes from ``save_state()`` bytes kept elsewhere.
         """
-        return WatchSession(self.watcher(job_ids, config=config, state=state, clock=clock))
+        state_file = None
+        if state_path is not None:
+            if state is not None:
+                raise ConfigurationError("give state or state_path, not both")
+            state_file = StateFile(state_path)
+            state = state_file.load()
+        watcher = self.watcher(job_ids, config=config, state=state, clock=clock)
+        return WatchSession(watcher, progress=progress, state_file=state_file)
 
     async def wait(
         self,

@@ -33,9 +33,12 @@ from mistral_jobs_async.watcher._clock import AnyioClock, Clock, VirtualClock
 from mistral_jobs_async.watcher._config import FAST_STATUSES, WatchConfig, WatchStats
 from mistral_jobs_async.watcher._engine import Watcher
 from mistral_jobs_async.watcher._events import (
+    CheckpointReported,
     JobStalled,
     JobVanished,
+    MetadataChanged,
     PollFailed,
+    ProgressEvent,
     Transition,
     WatchEvent,
 )
@@ -46,10 +49,13 @@ from mistral_jobs_async.watcher._session import WatchSession
 __all__ = [
     "FAST_STATUSES",
     "AnyioClock",
+    "CheckpointReported",
     "Clock",
     "JobStalled",
     "JobVanished",
+    "MetadataChanged",
     "PollFailed",
+    "ProgressEvent",
     "Subscription",
     "Target",
     "Transition",

@@ -65,6 +65,7 @@ class Watcher(Generic[J]):
         self._clock = clock or AnyioClock()
         self._close_when_done = close_when_done
         self._jobs: dict[str, WatchedJob] = {}
+        self._loaded: dict[str, SavedJob] = {}  # the state it resumed from
         self._fanout: Fanout[J] = Fanout()
         self._budget = Budget(self.config, self._clock, self.stats)
         self._observer = Observer(
@@ -168,6 +169,7 @@ class Watcher(Generic[J]):
 
     def _load(self, state: bytes) -> None:
         for entry in decode_state(state):
+            self._loaded[entry.id] = entry
             self._jobs[entry.id] = WatchedJob(
                 id=entry.id,
                 status=entry.status,
@@ -181,12 +183,23 @@ class Watcher(Generic[J]):
     # --- subscribers -------------------------------------------------------------------------
 
     def subscribe(
-        self, job_ids: str | Collection[str] | None = None, *, buffer: int | None = None
+        self,
+        job_ids: str | Collection[str] | None = None,
+        *,
+        buffer: int | None = None,
+        progress: bool = False,
     ) -> Subscription[J]:
-        """A new stream of events (of ``job_ids`` only, if given), with its own buffer."""
+        """A new stream of events (of ``job_ids`` only, if given), with its own buffer.
+
+        ``progress=True`` adds ``CheckpointReported`` and ``MetadataChanged`` events. They cost
+        GETs: while someone asks for a job's progress, it is polled by GET while RUNNING
+        (a list shows no checkpoints). Other subscribers' jobs are not affected.
+        """
         only = frozenset(id_list(job_ids)) if job_ids is not None else None
-        receive = self._fanout.add(buffer or self.config.buffer, only)
-        return Subscription(self, receive, only)
+        receive = self._fanout.add(buffer or self.config.buffer, only, progress=progress)
+        self._wakeup.set()
+        loaded = {i: saved for i, saved in self._loaded.items() if only is None or i in only}
+        return Subscription(self, receive, only, delivered=loaded)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -267,6 +280,8 @@ class Watcher(Generic[J]):
                 await self._sleep_or_wake(wake_at - now)
                 continue
             self.stats.cycles += 1
+            for job in active:
+                job.progress = self._fanout.wants_progress(job.id)
             soon = [job for job in active if now < job.next_poll <= now + self.config.coalesce]
             await self._cycle(due, soon)
             await self._observer.check_stalls(self._active())

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from mistral_jobs_async._exceptions import MistralJobsError
 from mistral_jobs_async.models._common import JobBase
 
-__all__ = ["J", "JobStalled", "JobVanished", "PollFailed", "Transition", "WatchEvent"]
+__all__ = [
+    "CheckpointReported",
+    "J",
+    "JobStalled",
+    "JobVanished",
+    "MetadataChanged",
+    "PollFailed",
+    "ProgressEvent",
+    "Transition",
+    "WatchEvent",
+]
 
 #: The job class of the API a watcher follows (``FineTuningJob``, ``TrainingJob``).
 J = TypeVar("J", bound=JobBase)
@@ -88,5 +98,34 @@ class JobStalled:
     observed_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class CheckpointReported:
+    """A job reported a checkpoint: each once, in step order (progress subscribers only)."""
+
+    job_id: str
+    step: int
+    train_loss: float | None
+    valid_loss: float | None
+    valid_mean_token_accuracy: float | None
+    #: The server's time of the checkpoint (Unix seconds), if it gave one.
+    created_at: int | None
+    observed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataChanged:
+    """The service's estimates for a job changed, or first appeared (progress subscribers only).
+
+    ``metadata`` holds what the job's ``metadata`` carries (cost, cost_currency,
+    expected_duration_seconds, train_tokens, ...), without the fields it left empty.
+    """
+
+    job_id: str
+    metadata: dict[str, Any]
+    observed_at: float
+
+
+#: Events only subscribers that asked for progress get (``subscribe(progress=True)``).
+ProgressEvent = CheckpointReported | MetadataChanged
 #: Every event a watcher yields.
-WatchEvent = Transition[J] | JobVanished | PollFailed | JobStalled
+WatchEvent = Transition[J] | JobVanished | PollFailed | JobStalled | ProgressEvent

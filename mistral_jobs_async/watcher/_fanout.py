@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from mistral_jobs_async.watcher._events import J, JobVanished, Transition, WatchEvent
-from mistral_jobs_async.watcher._state import SavedJob
+from mistral_jobs_async.watcher._events import (
+    CheckpointReported,
+    J,
+    JobVanished,
+    MetadataChanged,
+    Transition,
+    WatchEvent,
+)
+from mistral_jobs_async.watcher._state import SavedJob, StateFile
 
 if TYPE_CHECKING:
     from mistral_jobs_async.watcher._engine import Watcher
 
 __all__ = ["Fanout", "Subscription"]
+
+
+@dataclass(frozen=True, eq=False)
+class _Subscriber(Generic[J]):
+    send: MemoryObjectSendStream[WatchEvent[J]]
+    only: frozenset[str] | None
+    progress: bool
+
+    def wants(self, event: WatchEvent[J]) -> bool:
+        if self.only is not None and event.job_id not in self.only:
+            return False
+        return self.progress or not isinstance(event, CheckpointReported | MetadataChanged)
 
 
 class Fanout(Generic[J]):
@@ -25,40 +46,58 @@ class Fanout(Generic[J]):
     """
 
     def __init__(self) -> None:
-        self._subscribers: list[tuple[MemoryObjectSendStream[WatchEvent[J]], frozenset[str] | None]]
-        self._subscribers = []
+        self._subscribers: list[_Subscriber[J]] = []
+        # Who asked for progress: subscribers of every job, and of each job by id.
+        self._progress_all = 0
+        self._progress_of: Counter[str] = Counter()
         self.closed = False
 
     def add(
-        self, buffer: int, only: frozenset[str] | None
+        self, buffer: int, only: frozenset[str] | None, *, progress: bool = False
     ) -> MemoryObjectReceiveStream[WatchEvent[J]]:
         """A new subscriber's receiving end (already ended if the watcher has stopped)."""
         send, receive = anyio.create_memory_object_stream[WatchEvent[J]](buffer)
         if self.closed:
             send.close()
         else:
-            self._subscribers.append((send, only))
+            self._subscribers.append(_Subscriber(send, only, progress))
+            self._count_progress(only, progress, +1)
         return receive
+
+    def _count_progress(self, only: frozenset[str] | None, progress: bool, step: int) -> None:
+        if not progress:
+            return
+        if only is None:
+            self._progress_all += step
+        else:
+            self._progress_of.update(dict.fromkeys(only, step))
+            self._progress_of = +self._progress_of  # drop the zeros
+
+    def wants_progress(self, job_id: str) -> bool:
+        """Whether any subscriber asked for this job's checkpoints and estimates."""
+        return self._progress_all > 0 or self._progress_of[job_id] > 0
 
     async def emit(self, event: WatchEvent[J]) -> None:
         """Hand ``event`` to every subscriber of its job, waiting for room in each buffer."""
-        for send, only in list(self._subscribers):
-            if only is not None and event.job_id not in only:
+        for subscriber in list(self._subscribers):
+            if not subscriber.wants(event):
                 continue
             try:
-                await send.send(event)
+                await subscriber.send.send(event)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                self._drop(send)
+                self._drop(subscriber)
 
-    def _drop(self, send: MemoryObjectSendStream[WatchEvent[J]]) -> None:
-        self._subscribers = [(s, o) for s, o in self._subscribers if s is not send]
-        send.close()
+    def _drop(self, subscriber: _Subscriber[J]) -> None:
+        if subscriber in self._subscribers:
+            self._subscribers.remove(subscriber)
+            self._count_progress(subscriber.only, subscriber.progress, -1)
+        subscriber.send.close()
 
     def close(self) -> None:
         """End every subscription (their iterations end once their buffers are read)."""
         self.closed = True
-        for send, _ in self._subscribers:
-            send.close()
+        for subscriber in self._subscribers:
+            subscriber.send.close()
         self._subscribers = []
 
 
@@ -74,13 +113,20 @@ class Subscription(Generic[J]):
         watcher: Watcher[J],
         receive: MemoryObjectReceiveStream[WatchEvent[J]],
         only: frozenset[str] | None = None,
+        *,
+        delivered: dict[str, SavedJob] | None = None,
     ) -> None:
         self.watcher = watcher
         self._receive = receive
         self._only = only
-        self._delivered: dict[str, SavedJob] = {}
-        #: Called with each event as it is yielded (the state file's writer, when set).
-        self.on_deliver: Callable[[WatchEvent[J]], None] | None = None
+        # What this subscriber has been told of each job: for a resumed watch, the saved state.
+        self._delivered: dict[str, SavedJob] = dict(delivered or {})
+        self._state_file: StateFile | None = None
+
+    def keep_state_in(self, state_file: StateFile) -> None:
+        """Write this subscription's state to ``state_file`` now, and as events are yielded."""
+        state_file.write_snapshot(self.save_state())
+        self._state_file = state_file
 
     def save_state(self) -> bytes:
         """The watch as this subscriber has seen it, to resume from after a restart.
@@ -91,18 +137,24 @@ class Subscription(Generic[J]):
         return self.watcher.save_state(delivered=self._delivered, only=self._only)
 
     def _note(self, event: WatchEvent[J]) -> None:
+        """Remember (and write, with a state file) what this event tells of its job."""
         if isinstance(event, Transition):
-            self._delivered[event.job_id] = SavedJob(
+            # The job as fetched may be further on than a status read back from its events:
+            # only its creation time is kept from it, so a resume replays from this status.
+            saved = SavedJob(
                 id=event.job_id,
                 status=event.status,
-                modified_at=event.job.modified_at,
+                modified_at=int(event.changed_at) if event.changed_at is not None else None,
                 created_at=event.job.created_at,
                 done=event.terminal,
             )
         elif isinstance(event, JobVanished):
-            self._delivered[event.job_id] = SavedJob(
-                id=event.job_id, status=event.last_status, done=True
-            )
+            saved = SavedJob(id=event.job_id, status=event.last_status, done=True)
+        else:
+            return
+        self._delivered[event.job_id] = saved
+        if self._state_file is not None:
+            self._state_file.record(saved, self.save_state)
 
     def __aiter__(self) -> AsyncIterator[WatchEvent[J]]:
         return self
@@ -116,14 +168,14 @@ class Subscription(Generic[J]):
             if fatal is not None:
                 raise fatal from None
             raise StopAsyncIteration from None
-        self._note(event)
-        if self.on_deliver is not None:
-            self.on_deliver(event)
+        self._note(event)  # before it is handed over: a yielded event is never yielded again
         return event
 
     async def aclose(self) -> None:
-        """Stop receiving; the watcher forgets this subscriber."""
+        """Stop receiving; the watcher forgets this subscriber (a state file keeps its state)."""
         await self._receive.aclose()
+        if self._state_file is not None:
+            self._state_file.close()
 
     async def __aenter__(self) -> Subscription[J]:
         return self

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Generic
+from typing import Any, Generic
+
+import msgspec
 
 from mistral_jobs_async._exceptions import MistralJobsError
 from mistral_jobs_async.models._common import JobBase
 from mistral_jobs_async.watcher._clock import Clock
 from mistral_jobs_async.watcher._config import FAST_STATUSES, WatchConfig, WatchStats
 from mistral_jobs_async.watcher._events import (
+    CheckpointReported,
     J,
     JobStalled,
     JobVanished,
+    MetadataChanged,
     PollFailed,
+    ProgressEvent,
     Transition,
 )
 from mistral_jobs_async.watcher._fanout import Fanout
@@ -67,12 +72,17 @@ class WatchedJob:
     resumed: bool = False
     #: A sweep showed a change it cannot vouch for: a GET reads the statuses in between.
     needs_history: bool = False
+    #: Someone asked for this job's progress (checkpoints only come with a GET).
+    progress: bool = False
+    last_step: int = -1
+    metadata: dict[str, Any] | None = None
     done: bool = False
 
     @property
     def needs_get(self) -> bool:
         """Whether only a GET can show what this job's next observation needs."""
-        return self.resumed or self.gone_suspect or self.needs_history
+        running = self.progress and self.status == "RUNNING"
+        return self.resumed or self.gone_suspect or self.needs_history or running
 
 
 class Observer(Generic[J]):
@@ -136,14 +146,58 @@ class Observer(Generic[J]):
             chain = _chain(item, previous, since)
         else:
             chain = [(item.status, item.modified_at)] if changed else []
+        progress = self._progress(job, item, detailed=detailed)
         for status, changed_at in chain:
-            if status != previous:
-                event = Transition(
-                    job.id, previous, status, item, self._clock.wall(), missed, changed_at
+            if status == previous:
+                continue
+            if progress and item.is_terminal and status == item.status:
+                await self._emit_all(progress)  # what it reported before it ended
+                progress = []
+            event = Transition(
+                job.id, previous, status, item, self._clock.wall(), missed, changed_at
+            )
+            await self._fanout.emit(event)
+            self._stats.transitions += 1
+            previous = status
+        await self._emit_all(progress)
+
+    async def _emit_all(self, events: list[ProgressEvent]) -> None:
+        for event in events:
+            await self._fanout.emit(event)
+
+    def _progress(self, job: WatchedJob, item: J, *, detailed: bool) -> list[ProgressEvent]:
+        """New checkpoints (from a GET) and changed estimates, if anyone asked for them."""
+        if not self._fanout.wants_progress(job.id):
+            return []
+        now = self._clock.wall()
+        events: list[ProgressEvent] = []
+        raw = getattr(item, "metadata", None)
+        metadata = msgspec.to_builtins(raw) if raw is not None else None
+        if isinstance(metadata, dict):
+            metadata = {k: v for k, v in metadata.items() if v is not None}
+            if metadata and metadata != job.metadata:
+                job.metadata = metadata
+                events.append(MetadataChanged(job.id, metadata, now))
+        if detailed:
+            fresh = sorted(
+                (c for c in item.checkpoints or () if (c.step_number or 0) > job.last_step),
+                key=lambda c: c.step_number or 0,
+            )
+            for checkpoint in fresh:
+                metrics = checkpoint.metrics
+                events.append(
+                    CheckpointReported(
+                        job.id,
+                        checkpoint.step_number or 0,
+                        metrics.train_loss if metrics else None,
+                        metrics.valid_loss if metrics else None,
+                        metrics.valid_mean_token_accuracy if metrics else None,
+                        checkpoint.created_at,
+                        now,
+                    )
                 )
-                await self._fanout.emit(event)
-                self._stats.transitions += 1
-                previous = status
+                job.last_step = checkpoint.step_number or 0
+        return events
 
     def _gap(self, job: WatchedJob, item: J) -> bool:
         """Whether a sweep's change may hide statuses in between (only events can tell)."""

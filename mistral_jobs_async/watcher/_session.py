@@ -18,6 +18,7 @@ from mistral_jobs_async._exceptions import (
 from mistral_jobs_async.watcher._engine import Watcher
 from mistral_jobs_async.watcher._events import J, JobVanished, Transition
 from mistral_jobs_async.watcher._fanout import Subscription
+from mistral_jobs_async.watcher._state import StateFile
 
 __all__ = ["WatchSession", "until_set", "wait_for"]
 
@@ -29,12 +30,22 @@ class WatchSession(Generic[J]):
     remove jobs, ``save_state()``, ``stats``). Leaving the block stops every poll.
     """
 
-    def __init__(self, watcher: Watcher[J]) -> None:
+    def __init__(
+        self,
+        watcher: Watcher[J],
+        *,
+        progress: bool = False,
+        state_file: StateFile | None = None,
+    ) -> None:
         self.watcher = watcher
+        self._progress = progress
+        self._state_file = state_file
         self._subscription: Subscription[J] | None = None
 
     async def __aenter__(self) -> Subscription[J]:
-        self._subscription = self.watcher.subscribe()
+        self._subscription = self.watcher.subscribe(progress=self._progress)
+        if self._state_file is not None:
+            self._subscription.keep_state_in(self._state_file)
         await self.watcher.__aenter__()
         return self._subscription
 

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
 import msgspec
 
 from mistral_jobs_async._exceptions import ConfigurationError
 
-__all__ = ["STATE_VERSION", "SavedJob", "SavedState", "decode_state", "encode_state"]
+__all__ = [
+    "STATE_VERSION",
+    "SavedJob",
+    "SavedState",
+    "StateFile",
+    "decode_state",
+    "encode_state",
+]
 
 STATE_VERSION = 1
 
@@ -42,3 +54,74 @@ def decode_state(state: bytes) -> list[SavedJob]:
     if saved.version != STATE_VERSION:
         raise ConfigurationError(f"saved state version {saved.version} is not supported")
     return saved.jobs
+
+
+class StateFile:
+    """A subscription's saved state in a file, kept up to date as events are delivered.
+
+    The file is JSON lines: a snapshot (the ``save_state()`` format) on the first line, then
+    one line per job whose reported status moved. Each line goes out in one ``write`` before
+    the event is handed over, so a process killed at any moment (SIGKILL) leaves a file that
+    names every event it yielded, and a restart on the same path yields only what it had not
+    (a line torn by a crash is ignored). Past ``compact_after`` lines the snapshot is
+    rewritten to a temporary file and renamed over the old one (atomic on POSIX).
+
+    The writes are small and go to the page cache, so they are made in the event loop's
+    thread; ``fsync`` is left to the snapshot (an OS crash may lose the last few lines, and
+    those events are then reported again, flagged as missed, never lost).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, compact_after: int = 1000) -> None:
+        self.path = Path(path)
+        self._compact_after = compact_after
+        self._lines = 0
+        self._file: IO[bytes] | None = None
+
+    def load(self) -> bytes | None:
+        """The saved state (``save_state()`` bytes), or None if there is no file yet."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        lines = raw.split(b"\n")
+        jobs = {job.id: job for job in decode_state(lines[0])}
+        body = [line for line in lines[1:] if line.strip()]
+        for number, line in enumerate(body):
+            try:
+                job = msgspec.json.decode(line, type=SavedJob)
+            except msgspec.MsgspecError:
+                if number == len(body) - 1 and not raw.endswith(b"\n"):
+                    break  # the last line, cut short by a crash: its event was not yielded
+                message = f"{self.path}: line {number + 2} is not a saved job"
+                raise ConfigurationError(message) from None
+            jobs[job.id] = job
+        return encode_state(list(jobs.values()))
+
+    def write_snapshot(self, state: bytes) -> None:
+        """Replace the file with ``state`` (atomically) and append to it from now on."""
+        self.close()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with temporary.open("wb") as out:
+            out.write(state + b"\n")
+            out.flush()
+            os.fsync(out.fileno())
+        temporary.replace(self.path)
+        self._file = self.path.open("ab", buffering=0)
+        self._lines = 0
+
+    def record(self, job: SavedJob, snapshot: Callable[[], bytes]) -> None:
+        """Append one job's new saved status; compact with ``snapshot()`` now and then."""
+        if self._file is None:
+            self.write_snapshot(snapshot())
+        assert self._file is not None
+        self._file.write(msgspec.json.encode(job) + b"\n")
+        self._lines += 1
+        if self._lines >= self._compact_after:
+            self.write_snapshot(snapshot())
+
+    def close(self) -> None:
+        """Close the file (what was written stays)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
