@@ -177,3 +177,105 @@ async def test_transition_repr_is_one_short_line(emu: Emulator, client: AsyncCli
     event = Transition("job-1", "STARTED", "RUNNING", job, 1.0)
     assert repr(event) == "Transition('job-1', STARTED -> RUNNING)"
     assert "missed" in repr(Transition("job-1", None, "SUCCESS", job, 1.0, missed=True))
+
+
+@pytest.mark.mistral_emulator(seed=8, speed=0.0)
+@pytest.mark.timeout(60)
+async def test_watch_all_follows_matching_jobs_created_during_the_watch(
+    emu: Emulator, client: AsyncClient
+) -> None:
+    """A watch by query reports every live job that matches, jobs created after it began
+    included; ended and non-matching jobs are left out."""
+    good = (await client.files.upload(io.BytesIO(GOOD_JSONL), filename="g.jsonl")).id
+    jobs = client.fine_tuning.jobs
+
+    async def make(suffix: str) -> str:
+        job = await jobs.create(
+            model="m", training_files=[good], auto_start=True, suffix=suffix,
+            hyperparameters={"training_steps": 10},
+        )  # fmt: skip
+        return job.id
+
+    before = [await make("ours") for _ in range(3)]
+    ended = await make("ours")
+    emu.set_status(ended, "SUCCESS")
+    others = [await make("theirs") for _ in range(2)]
+    later: list[str] = []
+    seen: dict[str, list[str]] = defaultdict(list)
+    with anyio.fail_after(30):
+        async with jobs.watch_all(suffix="ours", config=QUICK) as events:
+            async for event in events:
+                assert isinstance(event, Transition), event
+                seen[event.job_id].append(event.status)
+                if set(before) <= set(seen) and not later:
+                    later = [await make("ours") for _ in range(2)]
+                    others.append(await make("theirs"))
+                    emu.speed = 50.0
+                ours = before + later
+                if later and all(seen[i] and seen[i][-1] == "SUCCESS" for i in ours):
+                    break
+    assert set(seen) == set(before + later)  # not the ended one, not the others
+    for job_id in before + later:
+        history = _history(emu, job_id)
+        assert seen[job_id] == history[history.index(seen[job_id][0]) :]
+
+
+@pytest.mark.mistral_emulator(seed=8, speed=0.0)
+async def test_watch_all_can_include_ended_jobs(emu: Emulator, client: AsyncClient) -> None:
+    """include_ended reports jobs already ended when found, once, as their first status."""
+    good = (await client.files.upload(io.BytesIO(GOOD_JSONL), filename="g.jsonl")).id
+    job = await client.fine_tuning.jobs.create(model="m", training_files=[good])
+    emu.set_status(job.id, "CANCELLED")
+    with anyio.fail_after(10):
+        async with client.fine_tuning.jobs.watch_all(include_ended=True, config=QUICK) as events:
+            event = await events.__anext__()
+    assert isinstance(event, Transition)
+    assert (event.job_id, event.previous, event.status) == (job.id, None, "CANCELLED")
+
+
+@pytest.mark.mistral_emulator(seed=2, speed=0.0)
+@pytest.mark.timeout(90)
+async def test_one_corrupt_list_page_costs_no_more_than_two_cadences(emu: Emulator) -> None:
+    """600 jobs, one list page answered with a broken body: the sweep is taken up again where
+    it stopped (no GET storm), and every change is still seen within two cadences."""
+    config = WatchConfig(
+        fast_interval=0.1, base_interval=0.25, max_interval=0.5, coalesce=0.1,
+        requests_per_second=50, max_in_flight=4, jitter=0.0,
+    )  # fmt: skip
+    policy = RetryPolicy(max_retries=0)  # the broken page reaches the watcher
+    async with AsyncClient(KEY_A, base_url=emu.url, retry=policy) as client:
+        good = (await client.files.upload(io.BytesIO(GOOD_JSONL), filename="g.jsonl")).id
+        ids = [
+            (await client.fine_tuning.jobs.create(model="m", training_files=[good])).id
+            for _ in range(600)
+        ]
+        first_seen = 0
+        changed_at = 0.0
+        lag = 0.0
+        moved: set[str] = set()
+        with anyio.fail_after(60):
+            async with client.fine_tuning.jobs.watch(ids, config=config) as events:
+                async for event in events:
+                    assert isinstance(event, Transition), event
+                    if event.previous is None:
+                        first_seen += 1
+                        if first_seen == len(ids):
+                            await anyio.sleep(1.0)  # the cadence settles at max_interval
+                            emu.clear_requests()
+                            emu.inject(Fault.corrupt(times=1, method="GET", path=LIST))
+                            for job_id in ids:
+                                emu.set_status(job_id, "VALIDATING", hold=True)
+                            changed_at = anyio.current_time()
+                        continue
+                    assert event.status == "VALIDATING"
+                    moved.add(event.job_id)
+                    if len(moved) == len(ids):
+                        lag = anyio.current_time() - changed_at
+                        break
+    assert sum(1 for r in emu.requests if r.fault is not None) == 1  # the page did break
+    assert emu.request_count("GET", ONE) < 50  # no GET storm in its place
+    assert lag < 2 * config.max_interval + 0.5, lag
+
+
+LIST = "/v1/fine_tuning/jobs"
+ONE = "/v1/fine_tuning/jobs/{job_id}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Generic
 
 import msgspec
@@ -80,9 +80,16 @@ class JobsResource(Generic[J]):
         return await self._http.request("GET", path, self._decoder, retry=retry)
 
     async def _watch_page(
-        self, number: int, size: int, created_after: float | None, retry: RetryPolicy
+        self,
+        number: int,
+        size: int,
+        created_after: float | None,
+        retry: RetryPolicy,
+        filters: Mapping[str, str] | None = None,
     ) -> Page[J]:
-        query = self._created_after(created_after) if created_after is not None else {}
+        query = dict(filters or {})
+        if created_after is not None:
+            query.update(self._created_after(created_after))
         return await fetch_page(
             self._http, self._collection, self._list_decoder, number, size,
             params=query, retry=retry,
@@ -140,13 +147,47 @@ class JobsResource(Generic[J]):
         yields exactly what was not yet yielded, flagged ``missed``, none twice. ``state``
         resumes from ``save_state()`` bytes kept elsewhere.
         """
-        state_file = None
-        if state_path is not None:
-            if state is not None:
-                raise ConfigurationError("give state or state_path, not both")
-            state_file = StateFile(state_path)
-            state = state_file.load()
+        state_file, state = _durable(state_path, state)
         watcher = self.watcher(job_ids, config=config, state=state, clock=clock)
+        return WatchSession(watcher, progress=progress, state_file=state_file)
+
+    def watch_all(
+        self,
+        *,
+        include_ended: bool = False,
+        config: WatchConfig | None = None,
+        state_path: str | os.PathLike[str] | None = None,
+        progress: bool = False,
+        clock: Clock | None = None,
+    ) -> WatchSession[J]:
+        """Follow every job of the organisation, jobs created during the watch included.
+
+        Jobs already ended when first found are left out unless ``include_ended``. The
+        watch goes on until its block is left (new jobs may come at any time); finding new
+        jobs costs the list's first page every ``base_interval``. See the fine-tuning
+        resource's ``watch_all`` for filters (Forge's list has none).
+        """
+        return self._watch_query(
+            {}, include_ended=include_ended, config=config, state_path=state_path,
+            progress=progress, clock=clock,
+        )  # fmt: skip
+
+    def _watch_query(
+        self,
+        filters: Mapping[str, str],
+        *,
+        include_ended: bool,
+        config: WatchConfig | None,
+        state_path: str | os.PathLike[str] | None,
+        progress: bool,
+        clock: Clock | None,
+    ) -> WatchSession[J]:
+        state_file, state = _durable(state_path, None)
+        watcher = Watcher(
+            self, (), retry=self._http.retry, config=config, state=state,
+            close_when_done=False, clock=clock, query=filters, include_ended=include_ended,
+        )  # fmt: skip
+        self._watchers.add(watcher)
         return WatchSession(watcher, progress=progress, state_file=state_file)
 
     async def wait(
@@ -171,3 +212,15 @@ class JobsResource(Generic[J]):
         statuses = until_set(until)
         session = self.watch(job_id, config=config, clock=clock)
         return await wait_for(session, job_id, until=statuses, timeout=timeout)
+
+
+def _durable(
+    state_path: str | os.PathLike[str] | None, state: bytes | None
+) -> tuple[StateFile | None, bytes | None]:
+    """The state file of a durable watch and the state it holds (or ``state`` as given)."""
+    if state_path is None:
+        return None, state
+    if state is not None:
+        raise ConfigurationError("give state or state_path, not both")
+    state_file = StateFile(state_path)
+    return state_file, state_file.load()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -29,6 +30,7 @@ from mistral_jobs_async.models.fine_tuning import (
 )
 from mistral_jobs_async.resources._jobs import JobsResource
 from mistral_jobs_async.resources._recovery import recovery, state_check
+from mistral_jobs_async.watcher import Clock, WatchConfig, WatchSession
 
 __all__ = ["FineTuning", "FineTuningJobs"]
 
@@ -55,6 +57,31 @@ def _flag(name: str, value: object) -> str | None:
     if not isinstance(value, bool):
         raise InvalidRequestError(name, f"must be a bool, not {type(value).__name__}")
     return "true" if value else "false"
+
+
+def _filters(
+    *,
+    model: str | None,
+    status: str | None,
+    created_after: datetime | str | None,
+    created_before: datetime | str | None,
+    created_by_me: bool | None,
+    suffix: str | None,
+    wandb_project: str | None,
+    wandb_name: str | None,
+) -> dict[str, str]:
+    """The list's filters as query parameters, each checked, the unset ones left out."""
+    filters = {
+        "model": check_text("model", model),
+        "status": check_text("status", status),
+        "created_after": _timestamp("created_after", created_after),
+        "created_before": _timestamp("created_before", created_before),
+        "created_by_me": _flag("created_by_me", created_by_me),
+        "suffix": check_text("suffix", suffix),
+        "wandb_project": check_text("wandb_project", wandb_project),
+        "wandb_name": check_text("wandb_name", wandb_name),
+    }
+    return {k: v for k, v in filters.items() if v is not None}
 
 
 def _integration(value: object) -> Any:
@@ -147,20 +174,50 @@ class FineTuningJobs(JobsResource[FineTuningJob]):
         wandb_name: str | None = None,
     ) -> AsyncPager[FineTuningJob]:
         """Jobs, newest first: ``await`` it for one page, ``async for`` over it for all."""
-        filters = {
-            "model": check_text("model", model),
-            "status": check_text("status", status),
-            "created_after": _timestamp("created_after", created_after),
-            "created_before": _timestamp("created_before", created_before),
-            "created_by_me": _flag("created_by_me", created_by_me),
-            "suffix": check_text("suffix", suffix),
-            "wandb_project": check_text("wandb_project", wandb_project),
-            "wandb_name": check_text("wandb_name", wandb_name),
-        }
-        params = {k: v for k, v in filters.items() if v is not None}
+        params = _filters(
+            model=model, status=status, created_after=created_after,
+            created_before=created_before, created_by_me=created_by_me, suffix=suffix,
+            wandb_project=wandb_project, wandb_name=wandb_name,
+        )  # fmt: skip
         return list_pages(
             self._http, _PATH, _job_list, page=page, page_size=page_size, params=params
         )
+
+    # The base's watch_all takes no filters (Forge's list has none); this one adds the list's.
+    def watch_all(
+        self,
+        *,
+        model: str | None = None,
+        status: str | None = None,
+        created_after: datetime | str | None = None,
+        created_before: datetime | str | None = None,
+        created_by_me: bool | None = None,
+        suffix: str | None = None,
+        wandb_project: str | None = None,
+        wandb_name: str | None = None,
+        include_ended: bool = False,
+        config: WatchConfig | None = None,
+        state_path: str | os.PathLike[str] | None = None,
+        progress: bool = False,
+        clock: Clock | None = None,
+    ) -> WatchSession[FineTuningJob]:
+        """Follow every job that matches the list filters, jobs created later included.
+
+        The filters are the list's. Jobs already ended when first found are left out unless
+        ``include_ended``; the watch goes on until its block is left. Finding new jobs costs
+        the filtered list's first page every ``base_interval`` (every page of it, with
+        ``status``: a job enters a status at any age). A job found keeps being followed when
+        it no longer matches (a ``status`` filter): to its end.
+        """
+        filters = _filters(
+            model=model, status=status, created_after=created_after,
+            created_before=created_before, created_by_me=created_by_me, suffix=suffix,
+            wandb_project=wandb_project, wandb_name=wandb_name,
+        )  # fmt: skip
+        return self._watch_query(
+            filters, include_ended=include_ended, config=config, state_path=state_path,
+            progress=progress, clock=clock,
+        )  # fmt: skip
 
     async def start(self, job_id: str) -> FineTuningJob:
         """Start a job that waits in VALIDATED (created with ``auto_start`` false).

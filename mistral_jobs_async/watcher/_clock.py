@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Protocol
 
 import anyio
 import anyio.lowlevel
 
-__all__ = ["AnyioClock", "Clock", "VirtualClock"]
+__all__ = ["AnyioClock", "Clock", "VirtualClock", "sleep_or_wake"]
 
 
 class Clock(Protocol):
@@ -75,3 +76,22 @@ class VirtualClock:
     def advance(self, seconds: float) -> None:
         """Move the clock forward without sleeping (time passing elsewhere)."""
         self.t += max(0.0, seconds)
+
+
+async def sleep_or_wake(clock: Clock, seconds: float, wakeup: anyio.Event) -> None:
+    """Sleep on ``clock`` until ``seconds`` pass (forever if infinite) or ``wakeup`` is set."""
+    async with anyio.create_task_group() as group:
+
+        async def sleep() -> None:
+            if math.isfinite(seconds):
+                await clock.sleep(seconds)
+            else:
+                await anyio.sleep_forever()
+            group.cancel_scope.cancel()
+
+        async def wake() -> None:
+            await wakeup.wait()
+            group.cancel_scope.cancel()
+
+        group.start_soon(sleep)
+        group.start_soon(wake)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 from types import TracebackType
 from typing import Generic
@@ -17,8 +17,9 @@ from mistral_jobs_async._exceptions import ConfigurationError, InvalidRequestErr
 from mistral_jobs_async._retry import RetryPolicy
 from mistral_jobs_async._validation import check_id
 from mistral_jobs_async.watcher._budget import Budget
-from mistral_jobs_async.watcher._clock import AnyioClock, Clock
+from mistral_jobs_async.watcher._clock import AnyioClock, Clock, sleep_or_wake
 from mistral_jobs_async.watcher._config import WatchConfig, WatchStats
+from mistral_jobs_async.watcher._discovery import Discovery
 from mistral_jobs_async.watcher._events import J
 from mistral_jobs_async.watcher._fanout import Fanout, Subscription
 from mistral_jobs_async.watcher._observe import Observer, WatchedJob
@@ -59,6 +60,8 @@ class Watcher(Generic[J]):
         close_when_done: bool = True,
         rng: random.Random | None = None,
         clock: Clock | None = None,
+        query: Mapping[str, str] | None = None,
+        include_ended: bool = False,
     ) -> None:
         self.config = config or WatchConfig()
         self.stats = WatchStats()
@@ -81,6 +84,15 @@ class Watcher(Generic[J]):
             target, self._budget, self._observer, jobs=self._jobs, config=self.config,
             clock=self._clock, stats=self.stats, retry=watcher_retry, stop_on=self._stop_on,
         )  # fmt: skip
+        self._discovery: Discovery[J] | None = None
+        if query is not None:
+            # A watch by query never runs out of jobs: new ones may match at any time.
+            self._close_when_done = False
+            self._discovery = Discovery(
+                query, include_ended=include_ended, poller=self._poller,
+                observer=self._observer, jobs=self._jobs, found=self._found,
+                config=self.config, clock=self._clock,
+            )  # fmt: skip
         self._wakeup = anyio.Event()
         self._task_group: TaskGroup | None = None
         self._fatal: BaseException | None = None
@@ -104,6 +116,11 @@ class Watcher(Generic[J]):
             if job_id not in self._jobs:
                 self._jobs[job_id] = WatchedJob(id=job_id, interval=self.config.base_interval)
         self._wakeup.set()
+
+    def _found(self, job_id: str) -> WatchedJob:
+        """A job a query walk found: watched from now on."""
+        job = self._jobs[job_id] = WatchedJob(id=job_id, interval=self.config.base_interval)
+        return job
 
     def remove(self, job_ids: str | Iterable[str]) -> None:
         """Stop watching jobs (no event is sent for them); a lone string is one id."""
@@ -265,6 +282,7 @@ class Watcher(Generic[J]):
         return [job for job in self._jobs.values() if not job.done]
 
     async def _loop(self) -> None:
+        discovery = self._discovery
         while True:
             active = self._active()
             if not active and self._close_when_done:
@@ -273,76 +291,20 @@ class Watcher(Generic[J]):
             if now < self._budget.paused_until:
                 await self._clock.sleep(self._budget.paused_until - now)
                 continue
+            if discovery is not None and now >= discovery.next_at:
+                await discovery.run()
+                continue
             due = [job for job in active if job.next_poll <= now]
             if not due:
                 wake_at = min((job.next_poll for job in active), default=math.inf)
+                if discovery is not None:
+                    wake_at = min(wake_at, discovery.next_at)
                 self._wakeup = anyio.Event()
-                await self._sleep_or_wake(wake_at - now)
+                await sleep_or_wake(self._clock, wake_at - now, self._wakeup)
                 continue
             self.stats.cycles += 1
             for job in active:
                 job.progress = self._fanout.wants_progress(job.id)
             soon = [job for job in active if now < job.next_poll <= now + self.config.coalesce]
-            await self._cycle(due, soon)
+            await self._poller.cycle(due, soon)
             await self._observer.check_stalls(self._active())
-
-    async def _sleep_or_wake(self, seconds: float) -> None:
-        """Sleep on the watcher's clock until ``seconds`` pass or ``add()`` wakes the loop."""
-        wakeup = self._wakeup
-        async with anyio.create_task_group() as group:
-
-            async def sleep() -> None:
-                if math.isfinite(seconds):
-                    await self._clock.sleep(seconds)
-                else:
-                    await anyio.sleep_forever()
-                group.cancel_scope.cancel()
-
-            async def wake() -> None:
-                await wakeup.wait()
-                group.cancel_scope.cancel()
-
-            group.start_soon(sleep)
-            group.start_soon(wake)
-
-    async def _cycle(self, due: list[WatchedJob], soon: list[WatchedJob]) -> None:
-        """Poll the due jobs: by one list sweep when it costs fewer requests, else one by one.
-
-        Jobs due within ``coalesce`` seconds count towards the sweep (it sees them anyway).
-        Resumed jobs, suspected 404s and changes a sweep cannot vouch for get a GET: only a
-        GET carries the events they need. GETs in place of a failed sweep are bounded by what
-        the budget pays within one fast interval, nearest-to-the-end jobs first; the rest stay
-        due for the next cycle, which takes the sweep up again where it stopped.
-        """
-        now = self._clock.now()
-        poller = self._poller
-        sweepable = [job for job in due + soon if not job.needs_get]
-        singles = [job for job in due if job.needs_get]
-        if (
-            len(sweepable) >= 2
-            and now >= poller.sweep_cooldown_until
-            and poller.sweep_pays(len(sweepable))
-        ):
-            unseen = await poller.sweep(sweepable)
-            # What the sweep left behind: unseen jobs, and changes it found but cannot vouch
-            # for (their GETs come in this same cycle, so the change is reported at once).
-            singles += [job for job in unseen if job.next_poll <= now and not job.needs_get]
-            singles += [job for job in sweepable if job.needs_history and not job.done]
-        else:
-            singles += [job for job in sweepable if job.next_poll <= now]
-        if len(singles) > poller.gets_per_cycle():
-            singles.sort(key=_urgency)
-            del singles[poller.gets_per_cycle() :]
-        if singles:
-            async with anyio.create_task_group() as group:
-                for job in singles:
-                    group.start_soon(poller.poll_one, job)
-
-
-#: The order jobs get their GETs in when the budget cannot pay for all of them in one cycle:
-#: jobs a GET must finish first, then those nearest to their end, then the rest.
-_STAGE = {"CANCELLATION_REQUESTED": 0, "RUNNING": 1, "STARTED": 2, "VALIDATED": 3}
-
-
-def _urgency(job: WatchedJob) -> tuple[int, int, float]:
-    return (0 if job.needs_get else 1, _STAGE.get(job.status or "", 4), job.next_poll)

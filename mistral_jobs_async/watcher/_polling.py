@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any, Generic, Protocol
+from collections.abc import Callable, Mapping
+from typing import Generic, Protocol
+
+import anyio
 
 from mistral_jobs_async._exceptions import (
     AuthenticationError,
@@ -40,9 +42,14 @@ class Target(Protocol[J]):
         ...
 
     async def _watch_page(
-        self, page: int, page_size: int, created_after: float | None, retry: RetryPolicy
+        self,
+        page: int,
+        page_size: int,
+        created_after: float | None,
+        retry: RetryPolicy,
+        filters: Mapping[str, str] | None = None,
     ) -> Page[J]:
-        """One page of the organisation's jobs, newest first."""
+        """One page of the organisation's jobs, newest first (matching ``filters``, if any)."""
         ...
 
 
@@ -76,6 +83,38 @@ class Poller(Generic[J]):
         self.sweep_cooldown_until = 0.0
         self._failures = 0
         self._resume: tuple[float | None, int] | None = None
+
+    async def cycle(self, due: list[WatchedJob], soon: list[WatchedJob]) -> None:
+        """Poll the due jobs: by one list sweep when it costs fewer requests, else one by one.
+
+        Jobs due within ``coalesce`` seconds count towards the sweep (it sees them anyway).
+        Resumed jobs, suspected 404s and changes a sweep cannot vouch for get a GET: only a
+        GET carries the events they need. GETs in place of a failed sweep are bounded by what
+        the budget pays within one fast interval, nearest-to-the-end jobs first; the rest stay
+        due for the next cycle, which takes the sweep up again where it stopped.
+        """
+        now = self._clock.now()
+        sweepable = [job for job in due + soon if not job.needs_get]
+        singles = [job for job in due if job.needs_get]
+        if (
+            len(sweepable) >= 2
+            and now >= self.sweep_cooldown_until
+            and self.sweep_pays(len(sweepable))
+        ):
+            unseen = await self.sweep(sweepable)
+            # What the sweep left behind: unseen jobs, and changes it found but cannot vouch
+            # for (their GETs come in this same cycle, so the change is reported at once).
+            singles += [job for job in unseen if job.next_poll <= now and not job.needs_get]
+            singles += [job for job in sweepable if job.needs_history and not job.done]
+        else:
+            singles += [job for job in sweepable if job.next_poll <= now]
+        if len(singles) > self.gets_per_cycle():
+            singles.sort(key=_urgency)
+            del singles[self.gets_per_cycle() :]
+        if singles:
+            async with anyio.create_task_group() as group:
+                for job in singles:
+                    group.start_soon(self.poll_one, job)
 
     def gets_per_cycle(self) -> int:
         """The GETs one cycle may make: what the budget pays within one fast interval."""
@@ -114,7 +153,7 @@ class Poller(Generic[J]):
         number = self._resume[1] if self._resume and self._resume[0] == created_after else 0
         self._resume = None
         while wanted:
-            page = await self._page(number, size, created_after)
+            page = await self.page(number, size, created_after)
             if page is None:
                 return []  # paused or stopped: the jobs stay due
             if isinstance(page, MistralJobsError):
@@ -165,13 +204,19 @@ class Poller(Generic[J]):
         self.sweep_cooldown_until = self._clock.now() + self._config.base_interval
         return wanted
 
-    async def _page(
-        self, number: int, size: int, created_after: float | None
-    ) -> Page[Any] | MistralJobsError | None:
+    async def page(
+        self,
+        number: int,
+        size: int,
+        created_after: float | None,
+        filters: Mapping[str, str] | None = None,
+    ) -> Page[J] | MistralJobsError | None:
         """One list page; the error if it failed; None if the watch paused or stopped."""
         async with self._budget.request("list"):
             try:
-                return await self._target._watch_page(number, size, created_after, self._retry)
+                return await self._target._watch_page(
+                    number, size, created_after, self._retry, filters
+                )
             except RateLimitError as exc:
                 self._budget.pause(exc)
                 return None
@@ -201,3 +246,12 @@ class Poller(Generic[J]):
                 await self._observer.failed(job, exc)
                 return
         await self._observer.observe(job, item, detailed=True)
+
+
+#: The order jobs get their GETs in when the budget cannot pay for all of them in one cycle:
+#: jobs a GET must finish first, then those nearest to their end, then the rest.
+_STAGE = {"CANCELLATION_REQUESTED": 0, "RUNNING": 1, "STARTED": 2, "VALIDATED": 3}
+
+
+def _urgency(job: WatchedJob) -> tuple[int, int, float]:
+    return (0 if job.needs_get else 1, _STAGE.get(job.status or "", 4), job.next_poll)
