@@ -5,7 +5,10 @@ clock ``--speed`` times real time. Two pollers follow the same jobs for ``--seco
 one after the other, in this process:
 
 * the watcher (``client.fine_tuning.jobs.watch``), with ``--interval`` as its poll interval
-  ceiling (``max_interval``; ``base_interval`` is half of it);
+  ceiling (``max_interval``; ``base_interval`` is half of it), complete (``history="gaps"``,
+  the default: statuses a sweep skipped are read back from the job's events by GETs);
+* the same watcher with ``history="off"`` (on a fresh emulator with fresh jobs): what
+  completeness costs;
 * the baseline, a naive loop that GETs every job once per ``--interval`` (8 in flight).
 
 Reported per poller: requests per cycle, client CPU per cycle, peak Python memory
@@ -25,7 +28,7 @@ import math
 import statistics
 import time
 import tracemalloc
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import anyio
@@ -65,7 +68,12 @@ async def create_jobs(client: AsyncClient, count: int) -> list[str]:
 
 
 async def run_watcher(
-    client: AsyncClient, ids: list[str], seconds: float, interval: float, clock: Any
+    client: AsyncClient,
+    ids: list[str],
+    seconds: float,
+    interval: float,
+    clock: Any,
+    history: Literal["gaps", "always", "off"],
 ) -> dict[str, float]:
     config = WatchConfig(
         fast_interval=interval / 4,
@@ -74,6 +82,7 @@ async def run_watcher(
         coalesce=interval / 4,
         requests_per_second=10_000,
         max_in_flight=8,
+        history=history,
     )
     lags: list[float] = []
     transitions = 0
@@ -84,7 +93,7 @@ async def run_watcher(
             async for event in events:
                 if isinstance(event, Transition) and event.previous is not None:
                     transitions += 1
-                    changed = event.job.modified_at
+                    changed = event.changed_at
                     if changed is not None:
                         lags.append(time.time() - clock(changed))
         stats = events.watcher.stats
@@ -102,6 +111,7 @@ async def run_watcher(
         "lag_p50": statistics.median(lags) if lags else math.nan,
         "lag_p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else math.nan,
         "requests": stats.requests,
+        "history_gets": stats.history_requests,
     }
 
 
@@ -141,7 +151,10 @@ async def run_naive(url: str, ids: list[str], seconds: float, interval: float) -
     }
 
 
-async def measure(size: int, seconds: float, interval: float, speed: float) -> list[Row]:
+async def follow(
+    size: int, seconds: float, interval: float, speed: float, history: str
+) -> tuple[dict[str, float], dict[str, float] | None]:
+    """N fresh jobs on a fresh emulator, followed by the watcher (and, for "gaps", naively)."""
     with emulator_process("--seed", "3") as running:
         url, token = running.url, running.control_token
         retry = RetryPolicy(backoff_initial=0.05)
@@ -157,29 +170,44 @@ async def measure(size: int, seconds: float, interval: float, speed: float) -> l
             def to_wall(sim: float) -> float:
                 return wall_ref + (sim - sim_ref) / speed
 
-            watched = await run_watcher(client, ids, seconds, interval, to_wall)
-            naive = await run_naive(url, ids, seconds, interval)
+            mode: Literal["gaps", "off"] = "gaps" if history == "gaps" else "off"
+            watched = await run_watcher(client, ids, seconds, interval, to_wall, mode)
+            naive = await run_naive(url, ids, seconds, interval) if mode == "gaps" else None
+    return watched, naive
+
+
+def watcher_row(size: int, label: str, watched: dict[str, float], naive_requests: float) -> Row:
     bound = math.ceil(size / 100) + watched["changes_per_cycle"]
+    return {
+        "N": size,
+        "poller": label,
+        "req/cycle": round(watched["requests_per_cycle"], 2),
+        "target req/cycle": f"<= {bound:.1f}",
+        "history GETs": int(watched["history_gets"]),
+        # Over the same length of time (cycles differ in length between the pollers).
+        "requests": int(watched["requests"]),
+        "fewer than naive": round(naive_requests / max(watched["requests"], 1), 1),
+        "cpu ms/cycle": round(watched["cpu_ms_per_cycle"], 2),
+        "peak MiB": round(watched["peak_mib"], 2),
+        "lag p50 s": round(watched["lag_p50"], 2),
+        "lag p99 s": round(watched["lag_p99"], 2),
+        "cycles": int(watched["cycles"]),
+    }
+
+
+async def measure(size: int, seconds: float, interval: float, speed: float) -> list[Row]:
+    complete, naive = await follow(size, seconds, interval, speed, "gaps")
+    cheap, _ = await follow(size, seconds, interval, speed, "off")
+    assert naive is not None
     return [
-        {
-            "N": size,
-            "poller": "watcher",
-            "req/cycle": round(watched["requests_per_cycle"], 2),
-            "target req/cycle": f"<= {bound:.1f}",
-            # Over the same length of time (cycles differ in length between the two).
-            "requests": int(watched["requests"]),
-            "fewer than naive": round(naive["requests"] / max(watched["requests"], 1), 1),
-            "cpu ms/cycle": round(watched["cpu_ms_per_cycle"], 2),
-            "peak MiB": round(watched["peak_mib"], 2),
-            "lag p50 s": round(watched["lag_p50"], 2),
-            "lag p99 s": round(watched["lag_p99"], 2),
-            "cycles": int(watched["cycles"]),
-        },
+        watcher_row(size, "watcher (complete)", complete, naive["requests"]),
+        watcher_row(size, "watcher (history off)", cheap, naive["requests"]),
         {
             "N": size,
             "poller": "naive GET loop",
             "req/cycle": round(naive["requests_per_cycle"], 2),
             "target req/cycle": "-",
+            "history GETs": "-",
             "requests": int(naive["requests"]),
             "fewer than naive": 1.0,
             "cpu ms/cycle": round(naive["cpu_ms_per_cycle"], 2),

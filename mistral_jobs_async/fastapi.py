@@ -61,8 +61,9 @@ from mistral_jobs_async import (
 )
 from mistral_jobs_async._validation import check_id
 from mistral_jobs_async.watcher import (
-    JobStalled,
+    CheckpointReported,
     JobVanished,
+    MetadataChanged,
     PollFailed,
     Transition,
     WatchConfig,
@@ -102,18 +103,23 @@ class MistralJobs:
         self._kept.add((api, job_id))
         self.watchers[api].add([job_id])
 
-    def subscribe(self, job_id: str, api: Api = "fine_tuning") -> AbstractAsyncContextManager[Any]:
-        """A subscription to one job's events; the job is polled while anyone holds one."""
-        return self._subscription(job_id, api)
+    def subscribe(
+        self, job_id: str, api: Api = "fine_tuning", *, progress: bool = False
+    ) -> AbstractAsyncContextManager[Any]:
+        """A subscription to one job's events; the job is polled while anyone holds one.
+
+        ``progress=True`` adds its checkpoints and estimates (a GET per poll while it runs).
+        """
+        return self._subscription(job_id, api, progress)
 
     @asynccontextmanager
-    async def _subscription(self, job_id: str, api: Api) -> AsyncIterator[Any]:
+    async def _subscription(self, job_id: str, api: Api, progress: bool) -> AsyncIterator[Any]:
         # No task group is held open across this yield: the subscription is a plain stream.
         check_id("job_id", job_id)  # before anything is counted or polled
         watcher = self.watchers[api]
         key = (api, job_id)
         self._subscribers[key] += 1
-        subscription = watcher.subscribe(job_ids={job_id})
+        subscription = watcher.subscribe(job_ids={job_id}, progress=progress)
         watcher.add([job_id])
         try:
             yield subscription
@@ -191,21 +197,38 @@ def _payload(event: WatchEvent[Any]) -> tuple[str, dict[str, Any]]:
             "previous": event.previous,
             "status": event.status,
             "terminal": event.terminal,
+            "missed": event.missed,
+            "waiting_for_start": event.waiting_for_start,
+            "changed_at": event.changed_at,
             "observed_at": event.observed_at,
         }
     if isinstance(event, JobVanished):
         return "vanished", {"job_id": event.job_id, "last_status": event.last_status}
     if isinstance(event, PollFailed):
         return "poll_failed", {"job_id": event.job_id, "error": str(event.error)}
-    assert isinstance(event, JobStalled)
+    if isinstance(event, CheckpointReported):
+        return "checkpoint", {
+            "job_id": event.job_id,
+            "step": event.step,
+            "train_loss": event.train_loss,
+            "valid_loss": event.valid_loss,
+            "valid_mean_token_accuracy": event.valid_mean_token_accuracy,
+            "created_at": event.created_at,
+        }
+    if isinstance(event, MetadataChanged):
+        return "metadata", {"job_id": event.job_id, "metadata": event.metadata}
     return "stalled", {"job_id": event.job_id, "status": event.status}
 
 
-def job_events(request: Request, job_id: str, api: Api = "fine_tuning") -> StreamingResponse:
+def job_events(
+    request: Request, job_id: str, api: Api = "fine_tuning", *, progress: bool = True
+) -> StreamingResponse:
     """A ready endpoint body: one job's events as Server-Sent Events, ending at its end.
 
     The stream opens with a ``status`` event (the last status the watcher knows, if any),
-    then sends ``transition``, ``vanished``, ``poll_failed`` and ``stalled`` events. It ends
+    then sends ``transition``, ``vanished``, ``poll_failed`` and ``stalled`` events, and with
+    ``progress`` (the default) ``checkpoint`` and ``metadata`` events: a job someone follows
+    this way is polled by GET while it runs, to read its checkpoints. It ends
     after a terminal transition or a vanished job. A malformed id, or a watch that stops on an
     error (the API refused the app's key), gets one ``error`` event and the stream ends. A
     browser that disconnects releases its subscription.
@@ -214,7 +237,7 @@ def job_events(request: Request, job_id: str, api: Api = "fine_tuning") -> Strea
 
     async def stream() -> AsyncIterator[bytes]:
         try:
-            async for chunk in _job_stream(jobs, job_id, api):
+            async for chunk in _job_stream(jobs, job_id, api, progress):
                 yield chunk
         except MistralJobsError as exc:
             status, body, _ = _answer(exc)
@@ -224,9 +247,11 @@ def job_events(request: Request, job_id: str, api: Api = "fine_tuning") -> Strea
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
 
 
-async def _job_stream(jobs: MistralJobs, job_id: str, api: Api) -> AsyncIterator[bytes]:
+async def _job_stream(
+    jobs: MistralJobs, job_id: str, api: Api, progress: bool
+) -> AsyncIterator[bytes]:
     watcher = jobs.watchers[api]
-    async with jobs.subscribe(job_id, api) as events:
+    async with jobs.subscribe(job_id, api, progress=progress) as events:
         known = watcher.status_of(job_id)
         if known is not None:
             yield _sse("status", {"job_id": job_id, "status": known})

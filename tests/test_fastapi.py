@@ -148,3 +148,24 @@ def test_missing_lifespan_is_a_clear_error() -> None:
     request = StarletteRequest({"type": "http", "app": app, "headers": []})
     with pytest.raises(ConfigurationError, match="mistral_lifespan"):
         get_jobs(request)
+
+
+async def test_sse_carries_checkpoints_in_step_order(served: tuple[str, FastAPI, Emulator]) -> None:
+    """The SSE stream has the job's checkpoints (each once, in step order) before its end."""
+    base, _, emu = served
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{base}/files") as response:
+            file_id = (await response.json())["id"]
+        async with session.post(f"{base}/jobs", params={"file_id": file_id}) as response:
+            job_id = (await response.json())["id"]
+        emu.speed = 20.0
+        with anyio.fail_after(30):
+            events = await read_sse(session, f"{base}/jobs/{job_id}/events")
+    names = [name for name, _ in events]
+    steps = [data["step"] for name, data in events if name == "checkpoint"]
+    recorded = sorted(c["step_number"] for c in emu.job(job_id)["checkpoints"])
+    assert steps == recorded
+    assert names.index("checkpoint") < names.index("transition", names.index("checkpoint"))
+    assert events[-1][0] == "transition"
+    assert events[-1][1]["status"] == "SUCCESS"
+    assert "metadata" in names

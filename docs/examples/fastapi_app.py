@@ -100,11 +100,13 @@ PAGE = """<!doctype html>
 </head><body>
 <h1>Training jobs</h1>
 <button id="launch">Launch a job</button>
-<table><thead><tr><th>job</th><th>status</th></tr></thead><tbody id="jobs"></tbody></table>
+<table><thead><tr><th>job</th><th>status</th><th>train loss</th></tr></thead>
+<tbody id="jobs"></tbody></table>
 <script>
 function follow(id, status) {
   const row = document.createElement("tr");
-  row.innerHTML = `<td>${id}</td><td class="status" id="status-${id}">${status}</td>`;
+  row.innerHTML = `<td>${id}</td><td class="status" id="status-${id}">${status}</td>` +
+    `<td class="loss" id="loss-${id}">-</td>`;
   document.getElementById("jobs").prepend(row);
   const source = new EventSource(`/jobs/${id}/events`);
   const show = (e) => {
@@ -114,6 +116,11 @@ function follow(id, status) {
   };
   source.addEventListener("status", show);
   source.addEventListener("transition", show);
+  source.addEventListener("checkpoint", (e) => {
+    const point = JSON.parse(e.data);
+    const loss = point.train_loss === null ? "-" : point.train_loss.toFixed(3);
+    document.getElementById(`loss-${id}`).textContent = `step ${point.step}: ${loss}`;
+  });
   source.addEventListener("vanished", () => source.close());
   source.addEventListener("error", (e) => {  // a server's error event, not a lost connection
     if (!e.data) return;
