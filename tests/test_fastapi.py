@@ -59,6 +59,15 @@ def build_app(base_url: str) -> FastAPI:
     return app
 
 
+async def launch(session: aiohttp.ClientSession, base: str) -> str:
+    """Upload a training file through the app and launch one job on it; its id."""
+    async with session.post(f"{base}/files") as response:
+        file_id = (await response.json())["id"]
+    async with session.post(f"{base}/jobs", params={"file_id": file_id}) as response:
+        job_id: str = (await response.json())["id"]
+    return job_id
+
+
 @pytest.fixture
 def served(mistral_emulator: Emulator) -> Iterator[tuple[str, FastAPI, Emulator]]:
     """The app under uvicorn in a thread, on a free loopback port; stopped (cleanly) after."""
@@ -117,10 +126,7 @@ async def test_disconnect_releases_the_subscription(served: tuple[str, FastAPI, 
     """A browser that leaves releases its subscription; the last one out stops the polling."""
     base, _, emu = served
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"{base}/files") as response:
-            file_id = (await response.json())["id"]
-        async with session.post(f"{base}/jobs", params={"file_id": file_id}) as response:
-            job_id = (await response.json())["id"]
+        job_id = await launch(session, base)
         async with session.get(f"{base}/jobs/{job_id}/events") as stream:
             await stream.content.readline()
             async with session.get(f"{base}/subscribers/{job_id}") as response:
@@ -154,10 +160,7 @@ async def test_sse_carries_checkpoints_in_step_order(served: tuple[str, FastAPI,
     """The SSE stream has the job's checkpoints (each once, in step order) before its end."""
     base, _, emu = served
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"{base}/files") as response:
-            file_id = (await response.json())["id"]
-        async with session.post(f"{base}/jobs", params={"file_id": file_id}) as response:
-            job_id = (await response.json())["id"]
+        job_id = await launch(session, base)
         emu.speed = 20.0
         with anyio.fail_after(30):
             events = await read_sse(session, f"{base}/jobs/{job_id}/events")
