@@ -241,3 +241,12 @@ async def client(emu: Emulator, sleeps: SleepRecorder) -> AsyncIterator[AsyncCli
     policy = RetryPolicy(sleep=sleeps, jitter=lambda low, high: high)
     async with AsyncClient(KEY_A, base_url=emu.url, retry=policy) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real Redis for the whole test session (tests use namespaces of their own)."""
+    from ._redis import redis_server
+
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url

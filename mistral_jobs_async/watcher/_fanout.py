@@ -13,14 +13,14 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from mistral_jobs_async.watcher._events import (
     CheckpointReported,
     J,
-    JobVanished,
     MetadataChanged,
-    Transition,
     WatchEvent,
 )
-from mistral_jobs_async.watcher._state import SavedJob, StateFile
+from mistral_jobs_async.watcher._state import SavedJob, StateFile, saved_of
 
 if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11 on
+
     from mistral_jobs_async.watcher._engine import Watcher
 
 __all__ = ["Fanout", "Subscription"]
@@ -101,56 +101,43 @@ class Fanout(Generic[J]):
         self._subscribers = []
 
 
-class Subscription(Generic[J]):
-    """One subscriber's events: ``async for event in subscription``.
+class EventStream(Generic[J]):
+    """One subscriber's events: ``async for event in stream``, with what it has yielded.
 
-    Iteration ends when the watcher stops (every job ended, or the watcher was closed); if it
-    stopped on an error (401/403), iterating raises that error.
+    The base of a local watcher's :class:`Subscription` and of a shared watcher's: the source
+    says why it stopped (``_stopped_by``) and what a resume needs (``save_state``).
     """
 
     def __init__(
         self,
-        watcher: Watcher[J],
         receive: MemoryObjectReceiveStream[WatchEvent[J]],
         only: frozenset[str] | None = None,
         *,
         delivered: dict[str, SavedJob] | None = None,
     ) -> None:
-        self.watcher = watcher
         self._receive = receive
         self._only = only
         # What this subscriber has been told of each job: for a resumed watch, the saved state.
         self._delivered: dict[str, SavedJob] = dict(delivered or {})
         self._state_file: StateFile | None = None
 
+    def _stopped_by(self) -> BaseException | None:
+        """The error that ended the source, if one did."""
+        raise NotImplementedError
+
+    def save_state(self) -> bytes:
+        """The watch as this subscriber has seen it, to resume from after a restart."""
+        raise NotImplementedError
+
     def keep_state_in(self, state_file: StateFile) -> None:
         """Write this subscription's state to ``state_file`` now, and as events are yielded."""
         state_file.write_snapshot(self.save_state())
         self._state_file = state_file
 
-    def save_state(self) -> bytes:
-        """The watch as this subscriber has seen it, to resume from after a restart.
-
-        Only events this subscription has yielded count: anything still in its buffer will be
-        reported again by the resumed watcher, so nothing is lost.
-        """
-        return self.watcher.save_state(delivered=self._delivered, only=self._only)
-
     def _note(self, event: WatchEvent[J]) -> None:
         """Remember (and write, with a state file) what this event tells of its job."""
-        if isinstance(event, Transition):
-            # The job as fetched may be further on than a status read back from its events:
-            # only its creation time is kept from it, so a resume replays from this status.
-            saved = SavedJob(
-                id=event.job_id,
-                status=event.status,
-                modified_at=int(event.changed_at) if event.changed_at is not None else None,
-                created_at=event.job.created_at,
-                done=event.terminal,
-            )
-        elif isinstance(event, JobVanished):
-            saved = SavedJob(id=event.job_id, status=event.last_status, done=True)
-        else:
+        saved = saved_of(event)
+        if saved is None:
             return
         self._delivered[event.job_id] = saved
         if self._state_file is not None:
@@ -164,7 +151,7 @@ class Subscription(Generic[J]):
             event = await self._receive.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             self._receive.close()
-            fatal = self.watcher.fatal_error
+            fatal = self._stopped_by()
             if fatal is not None:
                 raise fatal from None
             raise StopAsyncIteration from None
@@ -172,13 +159,43 @@ class Subscription(Generic[J]):
         return event
 
     async def aclose(self) -> None:
-        """Stop receiving; the watcher forgets this subscriber (a state file keeps its state)."""
+        """Stop receiving; the source forgets this subscriber (a state file keeps its state)."""
         await self._receive.aclose()
         if self._state_file is not None:
             self._state_file.close()
 
-    async def __aenter__(self) -> Subscription[J]:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+class Subscription(EventStream[J]):
+    """One subscriber's events of a :class:`Watcher`: ``async for event in subscription``.
+
+    Iteration ends when the watcher stops (every job ended, or the watcher was closed); if it
+    stopped on an error (401/403), iterating raises that error.
+    """
+
+    def __init__(
+        self,
+        watcher: Watcher[J],
+        receive: MemoryObjectReceiveStream[WatchEvent[J]],
+        only: frozenset[str] | None = None,
+        *,
+        delivered: dict[str, SavedJob] | None = None,
+    ) -> None:
+        super().__init__(receive, only, delivered=delivered)
+        self.watcher = watcher
+
+    def _stopped_by(self) -> BaseException | None:
+        return self.watcher.fatal_error
+
+    def save_state(self) -> bytes:
+        """The watch as this subscriber has seen it, to resume from after a restart.
+
+        Only events this subscription has yielded count: anything still in its buffer will be
+        reported again by the resumed watcher, so nothing is lost.
+        """
+        return self.watcher.save_state(delivered=self._delivered, only=self._only)

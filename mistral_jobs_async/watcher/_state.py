@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import msgspec
 
 from mistral_jobs_async._exceptions import ConfigurationError
+from mistral_jobs_async.watcher._events import JobVanished, Transition, WatchEvent
 
 __all__ = [
     "STATE_VERSION",
@@ -18,6 +19,7 @@ __all__ = [
     "StateFile",
     "decode_state",
     "encode_state",
+    "saved_of",
 ]
 
 STATE_VERSION = 1
@@ -38,6 +40,26 @@ class SavedState(msgspec.Struct):
 
     version: int
     jobs: list[SavedJob]
+
+
+def saved_of(event: WatchEvent[Any]) -> SavedJob | None:
+    """What a resume must know of a job once ``event`` is delivered (None: nothing new).
+
+    The job as fetched may be further on than a status read back from its events: only its
+    creation time is kept from it, so that a resume replays from this status.
+    """
+    if isinstance(event, Transition):
+        changed = int(event.changed_at) if event.changed_at is not None else None
+        return SavedJob(
+            id=event.job_id,
+            status=event.status,
+            modified_at=changed,
+            created_at=event.job.created_at,
+            done=event.terminal,
+        )
+    if isinstance(event, JobVanished):
+        return SavedJob(id=event.job_id, status=event.last_status, done=True)
+    return None
 
 
 def encode_state(jobs: list[SavedJob]) -> bytes:

@@ -1,0 +1,99 @@
+"""The leader's work: poll the union of every process's jobs and publish what it sees."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import msgspec
+
+from mistral_jobs_async.sharing import _scripts
+from mistral_jobs_async.watcher._state import SavedJob, encode_state, saved_of
+
+if TYPE_CHECKING:
+    from mistral_jobs_async.sharing._shared import SharedWatcher
+    from mistral_jobs_async.watcher import Watcher
+
+__all__ = ["lead"]
+
+logger = logging.getLogger("mistral_jobs_async.sharing")
+_saved = msgspec.json.Decoder(SavedJob)
+
+
+async def lead(shared: SharedWatcher[Any], redis: Any, token: str) -> None:
+    """Lead while the lease ``token`` holds: run the watcher, publish each event under fence.
+
+    Returns when the lease is lost (not renewed in time, or taken over after a pause: the
+    publish script then refuses, so a leader that lost its lease writes nothing more). The
+    lease is released on the way out, so another process takes over at once.
+    """
+    keys = shared.keys
+    publish = redis.register_script(_scripts.PUBLISH)
+    release = redis.register_script(_scripts.RELEASE)
+    saved = [_saved.decode(raw) for raw in (await redis.hgetall(keys.state)).values()]
+    watcher = shared._resource.watcher(
+        config=shared.config, state=encode_state(saved) if saved else None, close_when_done=False
+    )
+    try:
+        async with watcher, anyio.create_task_group() as group:
+            group.start_soon(_keep_lease, shared, redis, token, group.cancel_scope)
+            group.start_soon(_follow_interest, shared, redis, watcher)
+            async with watcher.subscribe() as events:
+                async for event in events:
+                    if not await _publish(shared, publish, token, event):
+                        logger.warning("lost the lease of %s: no longer leading", keys.prefix)
+                        group.cancel_scope.cancel()
+                        break
+    finally:
+        with anyio.move_on_after(2, shield=True):
+            await release(keys=[keys.lease], args=[token])
+
+
+async def _publish(shared: SharedWatcher[Any], publish: Any, token: str, event: Any) -> bool:
+    """Append ``event`` to the stream and its job's state to the hash, under the lease."""
+    keys, state = shared.keys, saved_of(event)
+    entry = await publish(
+        keys=[keys.lease, keys.events, keys.seq, keys.state],
+        args=[
+            token, shared.sharing.stream_maxlen, event.job_id,
+            msgspec.json.encode(state) if state is not None else b"",
+            shared._wire.encode(event),
+        ],
+    )  # fmt: skip
+    return entry is not None
+
+
+async def _keep_lease(
+    shared: SharedWatcher[Any], redis: Any, token: str, scope: anyio.CancelScope
+) -> None:
+    """Renew the lease every third of its time; stop leading the moment it is not ours."""
+    renew = redis.register_script(_scripts.RENEW)
+    ttl_ms = int(shared.sharing.lease_ttl * 1000)
+    while True:
+        await anyio.sleep(shared.sharing.lease_ttl / 3)
+        if not await renew(keys=[shared.keys.lease], args=[token, ttl_ms]):
+            logger.warning("the lease of %s was lost: no longer leading", shared.keys.prefix)
+            scope.cancel()
+            return
+
+
+async def _follow_interest(shared: SharedWatcher[Any], redis: Any, watcher: Watcher[Any]) -> None:
+    """Keep the watcher on the union of the jobs live processes follow."""
+    keys = shared.keys
+    every = min(shared.sharing.interest_ttl / 3, shared.config.fast_interval)
+    while True:
+        seconds, micros = await redis.time()
+        now_ms = seconds * 1000 + micros // 1000
+        await redis.zremrangebyscore(keys.members, "-inf", now_ms)
+        members = [m.decode() for m in await redis.zrange(keys.members, 0, -1)]
+        wanted: set[str] = set()
+        if members:
+            raw = await redis.sunion([keys.interest(m) for m in members])
+            wanted = {item.decode() for item in raw}
+        current = set(watcher.job_ids)
+        if wanted - current:
+            watcher.add(sorted(wanted - current))
+        if current - wanted:
+            watcher.remove(sorted(current - wanted))
+        await anyio.sleep(every)

@@ -1,0 +1,272 @@
+"""``SharedWatcher``: one job API's watch shared by every process on one Redis namespace."""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Collection, Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic
+from urllib.parse import urlsplit, urlunsplit
+
+import anyio
+from anyio.abc import TaskGroup
+
+from mistral_jobs_async._exceptions import ConfigurationError
+from mistral_jobs_async.sharing import _scripts
+from mistral_jobs_async.sharing._leader import lead
+from mistral_jobs_async.sharing._settings import Keys, SharingConfig
+from mistral_jobs_async.sharing._wire import Wire
+from mistral_jobs_async.watcher import WatchConfig
+from mistral_jobs_async.watcher._engine import id_list
+from mistral_jobs_async.watcher._events import J, Transition
+from mistral_jobs_async.watcher._fanout import EventStream, Fanout
+from mistral_jobs_async.watcher._state import SavedJob, encode_state
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from mistral_jobs_async.resources._jobs import JobsResource
+
+__all__ = ["SharedSubscription", "SharedWatcher"]
+
+logger = logging.getLogger("mistral_jobs_async.sharing")
+
+
+class SharedSubscription(EventStream[J]):
+    """One subscriber's events of a :class:`SharedWatcher` (the same ``async for``)."""
+
+    def __init__(self, watcher: SharedWatcher[J], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.watcher = watcher
+
+    def _stopped_by(self) -> BaseException | None:
+        return self.watcher.fatal_error
+
+    def save_state(self) -> bytes:
+        """The jobs as this subscriber has seen them (the ``save_state()`` format)."""
+        ids = self._only if self._only is not None else self.watcher.job_ids
+        return encode_state([self._delivered.get(i) or SavedJob(id=i) for i in ids])
+
+
+class SharedWatcher(Generic[J]):
+    """Follow jobs of one API with every process that shares a Redis namespace.
+
+    Each process says which jobs it follows (``add``) and subscribes to their events as with a
+    :class:`~mistral_jobs_async.watcher.Watcher`. One process at a time, the holder of a lease,
+    runs an ordinary watcher over the union of every process's jobs and appends its events to
+    a Redis stream; every process reads that stream from the last entry it delivered and hands
+    the events to its own subscribers. So N processes poll like one: one watcher's requests,
+    one budget. If the leader dies, another takes the lease within about ``lease_ttl`` and
+    resumes from the state kept beside the stream: what happened in between arrives flagged
+    ``missed``, nothing twice. See ``docs/deployment.md``.
+    """
+
+    def __init__(
+        self,
+        jobs: JobsResource[J],
+        redis: Redis | str,
+        *,
+        config: WatchConfig | None = None,
+        sharing: SharingConfig | None = None,
+        process_id: str | None = None,
+    ) -> None:
+        self._resource = jobs
+        self._redis_arg = redis
+        # redis-py's own annotations are loose (bytes | str | Any): its answers are read here
+        # with the shapes its commands document.
+        self._redis: Any = None
+        self.config = config or WatchConfig()
+        self.sharing = sharing or SharingConfig()
+        self.process_id = process_id or uuid.uuid4().hex[:12]
+        api = "forge" if jobs._collection.startswith("/forge") else "fine_tuning"
+        self.keys = Keys.of(self.sharing.namespace, api)
+        self._wire: Wire[J] = Wire(jobs._job_type)
+        self._fanout: Fanout[J] = Fanout()
+        self._ids: set[str] = set()
+        self._status: dict[str, str] = {}
+        self._interest_changed = anyio.Event()
+        self._group: TaskGroup | None = None
+        self._fatal: BaseException | None = None
+        self._last_id = "0-0"
+        self._last_seq: int | None = None
+        #: The fencing token of the lease while this process leads, else None.
+        self.leading: str | None = None
+        #: Entries lost to the stream's trimming before this process read them.
+        self.gaps = 0
+
+    # --- what this process follows -----------------------------------------------------------
+
+    def add(self, job_ids: str | Iterable[str]) -> None:
+        """Follow more jobs (registered in Redis at once; the leader polls them soon)."""
+        new = set(id_list(job_ids)) - self._ids
+        if new:
+            self._ids |= new
+            self._interest_changed.set()
+
+    def remove(self, job_ids: str | Iterable[str]) -> None:
+        """Stop following jobs here (the leader drops them once no process follows them)."""
+        gone = set(id_list(job_ids)) & self._ids
+        if gone:
+            self._ids -= gone
+            self._interest_changed.set()
+
+    @property
+    def job_ids(self) -> list[str]:
+        """The jobs this process follows that have not ended."""
+        return sorted(self._ids)
+
+    def status_of(self, job_id: str) -> str | None:
+        """The last status this process was told of (None before the first)."""
+        return self._status.get(job_id)
+
+    @property
+    def fatal_error(self) -> BaseException | None:
+        """The error that stopped the shared watch here, if one did."""
+        return self._fatal
+
+    def subscribe(
+        self, job_ids: str | Collection[str] | None = None, *, buffer: int | None = None
+    ) -> SharedSubscription[J]:
+        """A new stream of events of this process's jobs (of ``job_ids`` only, if given)."""
+        only = frozenset(id_list(job_ids)) if job_ids is not None else None
+        receive = self._fanout.add(buffer or self.config.buffer, only)
+        return SharedSubscription(self, receive, only)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> SharedWatcher[J]:
+        self._redis = await _connect(self._redis_arg)
+        last = await self._redis.xrevrange(self.keys.events, count=1)
+        if last:
+            # Read from here on: a new process starts at the stream's end, and from then on
+            # never from "now" (a reader that was away reads what came meanwhile).
+            entry_id, fields = last[0]
+            self._last_id = _text(entry_id)
+            self._last_seq = int(fields[b"seq"])
+        self._group = anyio.create_task_group()
+        await self._group.__aenter__()
+        self._group.start_soon(self._keep_interest)
+        self._group.start_soon(self._read)
+        self._group.start_soon(self._elect)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._group is not None
+        self._group.cancel_scope.cancel()
+        try:
+            await self._group.__aexit__(None, None, None)
+        finally:
+            self._fanout.close()
+            with anyio.move_on_after(2, shield=True):
+                await self._redis.zrem(self.keys.members, self.process_id)
+                await self._redis.delete(self.keys.interest(self.process_id))
+                if isinstance(self._redis_arg, str):  # a client we opened (a caller's stays open)
+                    await self._redis.aclose()
+        return None
+
+    # --- background work -----------------------------------------------------------------------
+
+    async def _keep_interest(self) -> None:
+        """Register this process and its jobs, renewed well before they expire."""
+        assert self._redis is not None
+        ttl_ms = int(self.sharing.interest_ttl * 1000)
+        register = self._redis.register_script(_scripts.REGISTER)
+        key = self.keys.interest(self.process_id)
+        while True:
+            self._interest_changed = anyio.Event()
+            ids = sorted(self._ids)
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(key)
+                await pipe.execute()
+            for start in range(0, max(1, len(ids)), 1000):
+                chunk = ids[start : start + 1000]
+                await register(
+                    keys=[self.keys.members, key], args=[self.process_id, ttl_ms, *chunk]
+                )
+            with anyio.move_on_after(self.sharing.interest_ttl / 3):
+                await self._interest_changed.wait()
+
+    async def _read(self) -> None:
+        """Hand the stream's events to this process's subscribers, in order, once each."""
+        assert self._redis is not None
+        block = int(self.sharing.read_block * 1000)
+        while True:
+            answer = await self._redis.xread(
+                {self.keys.events: self._last_id}, count=500, block=block
+            )
+            for _, entries in answer or ():
+                for entry_id, fields in entries:
+                    seq = int(fields[b"seq"])
+                    if self._last_seq is not None and seq > self._last_seq + 1:
+                        lost = seq - self._last_seq - 1
+                        self.gaps += lost
+                        logger.warning(
+                            "%d shared events were trimmed before this process read them "
+                            "(stream_maxlen %d): statuses may have been skipped",
+                            lost, self.sharing.stream_maxlen,
+                        )  # fmt: skip
+                    self._last_id, self._last_seq = _text(entry_id), seq
+                    event = self._wire.decode(fields[b"event"])
+                    if event.job_id not in self._ids:
+                        continue  # another process's job
+                    if isinstance(event, Transition):
+                        self._status[event.job_id] = event.status
+                    await self._fanout.emit(event)
+
+    async def _elect(self) -> None:
+        """Take the lease whenever it is free, and lead while it is held."""
+        assert self._redis is not None
+        acquire = self._redis.register_script(_scripts.ACQUIRE)
+        ttl_ms = int(self.sharing.lease_ttl * 1000)
+        while True:
+            token = await acquire(
+                keys=[self.keys.lease, self.keys.fence], args=[self.process_id, ttl_ms]
+            )
+            if token is not None:
+                self.leading = _text(token)
+                logger.info(
+                    "leading the shared watch %s (lease %s)", self.keys.prefix, self.leading
+                )
+                try:
+                    await lead(self, self._redis, self.leading)
+                finally:
+                    self.leading = None
+            # Look again a little after the lease could have lapsed, not in step with others.
+            await anyio.sleep(self.sharing.lease_ttl / 3 * random.uniform(0.8, 1.2))
+
+
+async def _connect(redis: Redis | str) -> Any:
+    """A connected client: a URL is opened (and checked); a client is checked."""
+    from redis.asyncio import Redis  # noqa: PLC0415 (the redis extra)
+    from redis.exceptions import RedisError  # noqa: PLC0415
+
+    client = Redis.from_url(redis) if isinstance(redis, str) else redis
+    try:
+        with anyio.fail_after(5):
+            await client.ping()
+    except (RedisError, OSError, TimeoutError) as exc:
+        where = _without_password(redis) if isinstance(redis, str) else "the given client"
+        raise ConfigurationError(f"Redis is unreachable at {where}: {exc}") from None
+    return client
+
+
+def _without_password(url: str) -> str:
+    """The URL to show in a message: a password in it (``redis://:secret@host``) is masked."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
