@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import io
+import json
+import sys
+import textwrap
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from anyio.abc import Process
 
 from mistral_jobs_async import AsyncClient, ConfigurationError, RetryPolicy
 from mistral_jobs_async.emulator import Emulator
@@ -102,3 +108,160 @@ async def test_unreachable_redis_is_a_clear_error(emu: Emulator) -> None:
         with pytest.raises(ConfigurationError, match="Redis is unreachable") as caught:
             await shared.__aenter__()
     assert "hunter2" not in str(caught.value)
+
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys
+    import aiohttp, anyio
+    from mistral_jobs_async import AsyncClient
+    from mistral_jobs_async.sharing import SharedWatcher, SharingConfig
+    from mistral_jobs_async.watcher import Transition, WatchConfig
+
+    async def main():
+        emu_url, redis_url, namespace, ids_path, key = sys.argv[1:6]
+        ids = open(ids_path).read().split()
+        requests = 0
+
+        async def on_start(session, context, params):
+            nonlocal requests
+            requests += 1
+
+        trace = aiohttp.TraceConfig()
+        trace.on_request_start.append(on_start)
+        config = WatchConfig(fast_interval=0.05, base_interval=0.1, max_interval=0.3,
+                             coalesce=0.05, requests_per_second=1000, max_in_flight=8)
+        sharing = SharingConfig(namespace=namespace, lease_ttl=1.0, read_block=0.2)
+        async with aiohttp.ClientSession(trace_configs=[trace]) as session:
+            async with AsyncClient(key, base_url=emu_url, session=session) as client:
+                jobs = client.fine_tuning.jobs
+                async with SharedWatcher(jobs, redis_url, config=config, sharing=sharing) as shared:
+                    shared.add(ids)
+                    print(json.dumps({"process": shared.process_id}), flush=True)
+                    ended = set()
+                    async with anyio.create_task_group() as group:
+                        async def report():
+                            while True:
+                                leading = shared.leading is not None
+                                print(json.dumps({"requests": requests, "leading": leading}),
+                                      flush=True)
+                                await anyio.sleep(0.1)
+
+                        group.start_soon(report)
+                        async with shared.subscribe() as events:
+                            async for event in events:
+                                if isinstance(event, Transition):
+                                    print(json.dumps({"e": [event.job_id, event.status,
+                                                            event.missed]}), flush=True)
+                                    if event.terminal:
+                                        ended.add(event.job_id)
+                                if len(ended) == len(ids):
+                                    break
+                        group.cancel_scope.cancel()
+        print(json.dumps({"done": True, "requests": requests}), flush=True)
+
+    anyio.run(main)
+    """
+)
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Wait until ``condition()`` holds (the children's output comes in the background)."""
+    while not condition():  # noqa: ASYNC110 (no event to wait on: lines arrive from pipes)
+        await anyio.sleep(0.02)
+
+
+async def _three_members(
+    children: list[Child], args: list[str], emu: Emulator
+) -> tuple[float, Child]:
+    """Start three members, let the jobs run, SIGKILL the leader; the takeover time."""
+    async with anyio.create_task_group() as group:
+        for _ in range(3):
+            child = Child(await anyio.open_process(args, stderr=None))
+            children.append(child)
+            group.start_soon(child.read)
+        await _until(lambda: all(child.last("process") for child in children))
+        await _until(lambda: any(child.last("leading") for child in children))
+        await anyio.sleep(0.5)
+        emu.speed = 10.0
+        await anyio.sleep(1.0)
+        # Only the leader polls: the others have made no request at all.
+        leaders = [child for child in children if child.last("leading")]
+        assert len(leaders) == 1
+        assert [c.last("requests") for c in children if c not in leaders] == [0, 0]
+        leader = leaders[0]
+        leader.process.kill()
+        killed_at = anyio.current_time()
+        survivors = [child for child in children if child is not leader]
+        await _until(lambda: any(child.last("leading") for child in survivors))
+        takeover = anyio.current_time() - killed_at
+        for child in children:
+            await child.process.wait()
+    return takeover, leader
+
+
+class Child:
+    """One member process and what it printed (read as it comes)."""
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+        self.lines: list[dict[str, Any]] = []
+        self.killed_at: float | None = None
+
+    async def read(self) -> None:
+        assert self.process.stdout is not None
+        buffer = b""
+        async for chunk in self.process.stdout:
+            buffer += chunk
+            *complete, buffer = buffer.split(b"\n")
+            for line in complete:
+                if line:
+                    self.lines.append({**json.loads(line), "at": anyio.current_time()})
+
+    def last(self, key: str) -> Any:
+        return next((line[key] for line in reversed(self.lines) if key in line), None)
+
+    def chains(self) -> dict[str, list[tuple[str, bool]]]:
+        chains: dict[str, list[tuple[str, bool]]] = defaultdict(list)
+        for line in self.lines:
+            if "e" in line:
+                job_id, status, missed = line["e"]
+                chains[job_id].append((status, missed))
+        return chains
+
+
+@pytest.mark.mistral_emulator(seed=6, speed=0.0)
+@pytest.mark.timeout(120)
+async def test_three_processes_one_poller_and_a_leader_killed(
+    emu: Emulator, redis_url: str, tmp_path: Path
+) -> None:
+    """Three processes follow 300 jobs: only the leader polls; SIGKILL it mid-run and another
+    takes over within about a lease; every survivor's chain per job is complete, no doubles."""
+    async with AsyncClient(KEY_A, base_url=emu.url) as client:
+        ids = await _jobs(client, 300)
+    (tmp_path / "ids").write_text("\n".join(ids))
+    (tmp_path / "child.py").write_text(CHILD)
+    namespace = f"test-{uuid.uuid4().hex[:8]}"
+    args = [sys.executable, str(tmp_path / "child.py"), emu.url, redis_url, namespace,
+            str(tmp_path / "ids"), KEY_A]  # fmt: skip
+    children: list[Child] = []
+    try:
+        with anyio.fail_after(90):
+            takeover, leader = await _three_members(children, args, emu)
+    finally:
+        for child in children:
+            if child.process.returncode is None:
+                child.process.kill()
+    survivors = [child for child in children if child is not leader]
+    print(f"takeover after SIGKILL: {takeover:.2f}s (lease_ttl 1.0s)")
+    assert takeover < 3.0
+    for child in survivors:
+        assert child.last("done")
+        chains = child.chains()
+        assert set(chains) == set(ids)
+        for job_id in ids:
+            statuses = [status for status, _ in chains[job_id]]
+            history = _history(emu, job_id)
+            assert statuses == history[history.index(statuses[0]) :], (job_id, statuses, history)
+    missed = sum(missed for child in survivors for c in child.chains().values() for _, missed in c)
+    print(f"transitions flagged missed after the takeover: {missed}")
