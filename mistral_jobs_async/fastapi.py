@@ -32,7 +32,7 @@ import math
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
@@ -60,6 +60,9 @@ from mistral_jobs_async import (
     WaitTimeoutError,
 )
 from mistral_jobs_async._validation import check_id
+
+if TYPE_CHECKING:
+    from mistral_jobs_async.sharing import SharingConfig
 from mistral_jobs_async.watcher import (
     CheckpointReported,
     JobVanished,
@@ -140,23 +143,48 @@ def mistral_lifespan(
     *,
     client: Callable[[], AsyncClient] = AsyncClient,
     config: WatchConfig | None = None,
+    redis_url: str | None = None,
+    sharing: SharingConfig | None = None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """A FastAPI ``lifespan``: one client and one watcher per API for the app's whole life.
 
     ``client`` builds the client (default: ``AsyncClient()``, from ``MISTRAL_API_KEY`` and
     ``MISTRAL_BASE_URL``). Both are closed when the app shuts down, polls included.
+
+    With ``redis_url`` (the ``redis`` extra), the watchers are shared: every worker and replica
+    on that Redis (and ``sharing.namespace``) follows its jobs through one leader that polls
+    for all of them, so N workers cost the API what one does and every SSE stream sees every
+    event, whichever worker polls. ``sharing`` defaults to ``SharingConfig(progress=True)``
+    (checkpoints for the SSE streams).
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             jobs_client = await stack.enter_async_context(client())
-            watchers: dict[Api, Watcher[Any]] = {
-                "fine_tuning": jobs_client.fine_tuning.jobs.watcher(
-                    config=config, close_when_done=False
-                ),
-                "forge": jobs_client.forge.jobs.watcher(config=config, close_when_done=False),
-            }
+            watchers: dict[Api, Any]
+            if redis_url is None:
+                watchers = {
+                    "fine_tuning": jobs_client.fine_tuning.jobs.watcher(
+                        config=config, close_when_done=False
+                    ),
+                    "forge": jobs_client.forge.jobs.watcher(config=config, close_when_done=False),
+                }
+            else:
+                from mistral_jobs_async.sharing import (  # noqa: PLC0415 (the redis extra)
+                    SharedWatcher,
+                    SharingConfig,
+                )
+
+                settings = sharing or SharingConfig(progress=True)
+                watchers = {
+                    "fine_tuning": SharedWatcher(
+                        jobs_client.fine_tuning.jobs, redis_url, config=config, sharing=settings
+                    ),
+                    "forge": SharedWatcher(
+                        jobs_client.forge.jobs, redis_url, config=config, sharing=settings
+                    ),
+                }
             for watcher in watchers.values():
                 await stack.enter_async_context(watcher)
             app.state.mistral_jobs = MistralJobs(jobs_client, watchers)
@@ -252,7 +280,7 @@ async def _job_stream(
 ) -> AsyncIterator[bytes]:
     watcher = jobs.watchers[api]
     async with jobs.subscribe(job_id, api, progress=progress) as events:
-        known = watcher.status_of(job_id)
+        known = await watcher.known_status(job_id)
         if known is not None:
             yield _sse("status", {"job_id": job_id, "status": known})
             if job_id not in watcher.job_ids:

@@ -6,7 +6,12 @@ Run it with one command, against the embedded emulator (no key, no network)::
     # or: pip install -e '.[fastapi]' && python docs/examples/fastapi_app.py
 
 then open http://127.0.0.1:8080. With MISTRAL_BASE_URL and MISTRAL_API_KEY set, it uses that
-service instead of starting an emulator.
+service instead of starting an emulator. With REDIS_URL set too (the redis extra), its workers
+share one poller, so it can run as several (see docs/deployment.md)::
+
+    mistral-jobs emulator --port 8000 --speed 10 &
+    MISTRAL_BASE_URL=http://127.0.0.1:8000 MISTRAL_API_KEY=any REDIS_URL=redis://127.0.0.1:6379 \
+        uvicorn --app-dir docs/examples fastapi_app:app --workers 3 --port 8080
 """
 
 from __future__ import annotations
@@ -43,7 +48,15 @@ SAMPLE = b"".join(
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The emulator (unless a real service is configured), then the client and the watchers."""
     if os.environ.get("MISTRAL_BASE_URL"):
-        async with mistral_lifespan()(app):
+        config = WatchConfig(fast_interval=0.5, base_interval=1.0, max_interval=3.0)
+        redis_url = os.environ.get("REDIS_URL")
+        sharing = None
+        if redis_url:
+            from mistral_jobs_async.sharing import SharingConfig  # noqa: PLC0415 (redis extra)
+
+            namespace = os.environ.get("MISTRAL_JOBS_NAMESPACE", "mistral-jobs-example")
+            sharing = SharingConfig(namespace=namespace, progress=True)
+        async with mistral_lifespan(config=config, redis_url=redis_url, sharing=sharing)(app):
             yield
         return
     async with Emulator(seed=1, speed=10) as emulator:
@@ -58,6 +71,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(lifespan=lifespan, title="mistral_jobs_async example")
 install_error_handlers(app)  # an unknown job is a 404, a rate limit a 429, an outage a 502
+
+
+@app.get("/stats")
+async def stats(jobs: JobsDep) -> dict[str, Any]:
+    """What this worker spent polling (with Redis, only the leader polls)."""
+    watcher = jobs.watchers["fine_tuning"]
+    leading = getattr(watcher, "leading", None) is not None  # a shared watcher's lease
+    return {"pid": os.getpid(), "leading": leading, "requests": watcher.stats.requests}
 
 
 @app.get("/jobs/{job_id}")

@@ -35,11 +35,12 @@ async def lead(shared: SharedWatcher[Any], redis: Any, token: str) -> None:
     watcher = shared._resource.watcher(
         config=shared.config, state=encode_state(saved) if saved else None, close_when_done=False
     )
+    shared.led.append(watcher)
     try:
         async with watcher, anyio.create_task_group() as group:
             group.start_soon(_keep_lease, shared, redis, token, group.cancel_scope)
             group.start_soon(_follow_interest, shared, redis, watcher)
-            async with watcher.subscribe() as events:
+            async with watcher.subscribe(progress=shared.sharing.progress) as events:
                 async for event in events:
                     if not await _publish(shared, publish, token, event):
                         logger.warning("lost the lease of %s: no longer leading", keys.prefix)

@@ -26,6 +26,9 @@ class SharingConfig:
     stream_maxlen: int = 10_000
     #: How long one stream read waits for new entries before looking again.
     read_block: float = 1.0
+    #: Whether the leader publishes checkpoints and estimates (then every running job it
+    #: follows is polled by GET): what ``subscribe(progress=True)`` needs in a shared watch.
+    progress: bool = False
 
     def __post_init__(self) -> None:
         if not self.namespace or any(c in self.namespace for c in " \n{}"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import uuid
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic
 from urllib.parse import urlsplit, urlunsplit
 
 import anyio
+import msgspec
 from anyio.abc import TaskGroup
 
 from mistral_jobs_async._exceptions import ConfigurationError
@@ -18,9 +20,9 @@ from mistral_jobs_async.sharing import _scripts
 from mistral_jobs_async.sharing._leader import lead
 from mistral_jobs_async.sharing._settings import Keys, SharingConfig
 from mistral_jobs_async.sharing._wire import Wire
-from mistral_jobs_async.watcher import WatchConfig
+from mistral_jobs_async.watcher import WatchConfig, Watcher, WatchStats
 from mistral_jobs_async.watcher._engine import id_list
-from mistral_jobs_async.watcher._events import J, Transition
+from mistral_jobs_async.watcher._events import J, JobVanished, Transition
 from mistral_jobs_async.watcher._fanout import EventStream, Fanout
 from mistral_jobs_async.watcher._state import SavedJob, encode_state
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["SharedSubscription", "SharedWatcher"]
 
 logger = logging.getLogger("mistral_jobs_async.sharing")
+_saved = msgspec.json.Decoder(SavedJob)
 
 
 class SharedSubscription(EventStream[J]):
@@ -86,6 +89,7 @@ class SharedWatcher(Generic[J]):
         self._fanout: Fanout[J] = Fanout()
         self._ids: set[str] = set()
         self._status: dict[str, str] = {}
+        self._ended: set[str] = set()
         self._interest_changed = anyio.Event()
         self._group: TaskGroup | None = None
         self._fatal: BaseException | None = None
@@ -95,6 +99,8 @@ class SharedWatcher(Generic[J]):
         self.leading: str | None = None
         #: Entries lost to the stream's trimming before this process read them.
         self.gaps = 0
+        #: The watchers this process ran while leading (their ``stats`` count its polls).
+        self.led: list[Watcher[J]] = []
 
     # --- what this process follows -----------------------------------------------------------
 
@@ -115,10 +121,28 @@ class SharedWatcher(Generic[J]):
     @property
     def job_ids(self) -> list[str]:
         """The jobs this process follows that have not ended."""
-        return sorted(self._ids)
+        return sorted(self._ids - self._ended)
 
     def status_of(self, job_id: str) -> str | None:
         """The last status this process was told of (None before the first)."""
+        return self._status.get(job_id)
+
+    async def known_status(self, job_id: str) -> str | None:
+        """The job's last status, from this process or else from the shared state in Redis.
+
+        A job another process followed to its end before this one asked for it has no event
+        left to come: its saved state says so (and it counts as ended here).
+        """
+        if job_id in self._status:
+            return self._status[job_id]
+        raw = await self._redis.hget(self.keys.state, job_id)
+        if raw is None:
+            return None
+        saved = _saved.decode(raw)
+        if saved.status is not None:
+            self._status.setdefault(job_id, saved.status)
+        if saved.done:
+            self._ended.add(job_id)
         return self._status.get(job_id)
 
     @property
@@ -126,12 +150,30 @@ class SharedWatcher(Generic[J]):
         """The error that stopped the shared watch here, if one did."""
         return self._fatal
 
+    @property
+    def stats(self) -> WatchStats:
+        """What this process spent polling for the namespace (only ever while it led)."""
+        total = WatchStats()
+        for watcher in self.led:
+            for field in dataclasses.fields(WatchStats):
+                name = field.name
+                setattr(total, name, getattr(total, name) + getattr(watcher.stats, name))
+        return total
+
     def subscribe(
-        self, job_ids: str | Collection[str] | None = None, *, buffer: int | None = None
+        self,
+        job_ids: str | Collection[str] | None = None,
+        *,
+        buffer: int | None = None,
+        progress: bool = False,
     ) -> SharedSubscription[J]:
-        """A new stream of events of this process's jobs (of ``job_ids`` only, if given)."""
+        """A new stream of events of this process's jobs (of ``job_ids`` only, if given).
+
+        ``progress=True`` passes on checkpoints and estimates: the leader publishes them when
+        the namespace's ``SharingConfig(progress=True)`` (the same in every process).
+        """
         only = frozenset(id_list(job_ids)) if job_ids is not None else None
-        receive = self._fanout.add(buffer or self.config.buffer, only)
+        receive = self._fanout.add(buffer or self.config.buffer, only, progress=progress)
         return SharedSubscription(self, receive, only)
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -218,6 +260,10 @@ class SharedWatcher(Generic[J]):
                         continue  # another process's job
                     if isinstance(event, Transition):
                         self._status[event.job_id] = event.status
+                        if event.terminal:
+                            self._ended.add(event.job_id)
+                    elif isinstance(event, JobVanished):
+                        self._ended.add(event.job_id)
                     await self._fanout.emit(event)
 
     async def _elect(self) -> None:

@@ -150,6 +150,10 @@ class Watcher(Generic[J]):
         job = self._jobs.get(job_id)
         return job.status if job else None
 
+    async def known_status(self, job_id: str) -> str | None:
+        """``status_of`` (a shared watcher may have to ask Redis: this is the common form)."""
+        return self.status_of(job_id)
+
     @property
     def fatal_error(self) -> BaseException | None:
         """The error that stopped the watch (a refused key), if one did."""
