@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from mistral_jobs_async._budget import RequestBudget
 from mistral_jobs_async._client import DEFAULT_BASE_URL, AsyncClient
 from mistral_jobs_async._exceptions import (
     APIStatusError,
@@ -70,6 +71,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RedirectError",
+    "RequestBudget",
     "RequestTimeoutError",
     "ResponseDecodeError",
     "ResponseTooLargeError",

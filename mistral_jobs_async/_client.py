@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from mistral_jobs_async._budget import RequestBudget
 from mistral_jobs_async._exceptions import ConfigurationError
 from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._retry import RetryPolicy
@@ -48,6 +49,8 @@ class AsyncClient:
     shortcut. An answer larger than ``max_response_bytes`` (as sent or once unpacked) is
     refused with ``ResponseTooLargeError``. Plain ``http://`` is refused for anything but
     loopback unless ``allow_insecure_http=True``: the key would cross the network in clear.
+    ``budget`` (a ``RequestBudget``, e.g. ``sharing.RedisBudget``) is asked before every
+    attempt and told of every 429: the way several processes keep under one rate limit.
     Pass ``session`` to reuse your own ``aiohttp.ClientSession`` (the client then leaves it
     open). Use it as an async context manager, or call :meth:`aclose`. A client belongs to
     the event loop it is first used in.
@@ -64,6 +67,7 @@ class AsyncClient:
         session: aiohttp.ClientSession | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         allow_insecure_http: bool = False,
+        budget: RequestBudget | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("MISTRAL_API_KEY")
         if key is not None and not isinstance(key, str):
@@ -117,7 +121,7 @@ class AsyncClient:
         self.base_url = url.rstrip("/")
         self._http = HttpClient(
             api_key=key.strip(), base_url=self.base_url, timeout=timeout, retry=policy,
-            session=session, max_response_bytes=max_response_bytes,
+            session=session, max_response_bytes=max_response_bytes, budget=budget,
         )  # fmt: skip
         self.fine_tuning = FineTuning(self._http)
         self.forge = Forge(self._http)

@@ -32,11 +32,13 @@ import msgspec
 
 from mistral_jobs_async import __version__
 from mistral_jobs_async._body import ACCEPT_ENCODING, CHUNK, BadBody, BodyTooLarge, read_body
+from mistral_jobs_async._budget import RequestBudget
 from mistral_jobs_async._exceptions import (
     ConfigurationError,
     ConnectError,
     IncompleteResponseError,
     MistralJobsError,
+    RateLimitError,
     RedirectError,
     RequestTimeoutError,
     ResponseDecodeError,
@@ -127,8 +129,10 @@ class HttpClient:
         retry: RetryPolicy,
         session: aiohttp.ClientSession | None,
         max_response_bytes: int,
+        budget: RequestBudget | None = None,
     ) -> None:
         self.max_response_bytes = max_response_bytes
+        self.budget = budget
         self._headers = {
             "Authorization": _Secret(f"Bearer {api_key}"),
             "Accept": "application/json",
@@ -224,10 +228,17 @@ class HttpClient:
         async def attempt() -> T:
             # Looked up per attempt: the client may be closed while a retry waits.
             session = self._get_session()
-            if upload is not None:
-                return await self._send(session, sent, decoder)
-            with anyio.move_on_after(self.timeout):
-                return await self._send(session, sent, decoder)
+            if self.budget is not None:
+                await self.budget.acquire()  # before the timeout: waiting is not the server's
+            try:
+                if upload is not None:
+                    return await self._send(session, sent, decoder)
+                with anyio.move_on_after(self.timeout):
+                    return await self._send(session, sent, decoder)
+            except RateLimitError as exc:
+                if self.budget is not None:
+                    await self.budget.rate_limited(exc.retry_after)
+                raise
             raise RequestTimeoutError(
                 f"no complete answer within the timeout ({self.timeout:g}s)",
                 method=method,

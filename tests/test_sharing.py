@@ -265,3 +265,78 @@ async def test_three_processes_one_poller_and_a_leader_killed(
             assert statuses == history[history.index(statuses[0]) :], (job_id, statuses, history)
     missed = sum(missed for child in survivors for c in child.chains().values() for _, missed in c)
     print(f"transitions flagged missed after the takeover: {missed}")
+
+
+BUDGET_CHILD = textwrap.dedent(
+    """
+    import io, json, sys
+    import anyio
+    from mistral_jobs_async import AsyncClient, RateLimitError
+    from mistral_jobs_async.sharing import RedisBudget
+
+    async def main():
+        emu_url, redis_url, namespace, key, shared = sys.argv[1:6]
+        ok = limited = 0
+        budget = RedisBudget(redis_url, requests_per_second=28, namespace=namespace)
+        async with budget:
+            client = AsyncClient(key, base_url=emu_url, max_retries=0,
+                                 budget=budget if shared == "yes" else None)
+            async with client:
+                uploaded = None
+                while uploaded is None:
+                    try:
+                        uploaded = await client.files.upload(
+                            io.BytesIO(sys.argv[6].encode()), filename="t.jsonl")
+                    except RateLimitError:
+                        limited += 1
+                        await anyio.sleep(0.2)
+                for n in range(40):
+                    try:
+                        if n % 10 == 0:
+                            await client.fine_tuning.jobs.create(
+                                model="m", training_files=[uploaded.id])
+                        else:
+                            await client.fine_tuning.jobs.list(page_size=1)
+                        ok += 1
+                    except RateLimitError:
+                        limited += 1
+        print(json.dumps({"ok": ok, "limited": limited}), flush=True)
+
+    anyio.run(main)
+    """
+)
+
+
+@pytest.mark.mistral_emulator(seed=2, rate_limit=30.0, rate_burst=3.0)
+@pytest.mark.timeout(60)
+async def test_a_budget_in_redis_keeps_three_processes_under_one_limit(
+    emu: Emulator, redis_url: str, tmp_path: Path
+) -> None:
+    """Three processes creating and listing against a 30 requests/s limit: sharing one
+    RedisBudget they meet (almost) no 429; each on its own they meet many."""
+    script = tmp_path / "budget_child.py"
+    script.write_text(BUDGET_CHILD)
+    line = GOOD_JSONL.decode().splitlines()[0]
+
+    async def run(shared: str) -> list[dict[str, int]]:
+        namespace = f"test-{uuid.uuid4().hex[:8]}"
+        args = [sys.executable, str(script), emu.url, redis_url, namespace, KEY_A, shared, line]
+        results: list[dict[str, int]] = []
+
+        async def one() -> None:
+            done = await anyio.run_process(args)
+            results.append(json.loads(done.stdout))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(3):
+                group.start_soon(one)
+        return results
+
+    with anyio.fail_after(50):
+        alone = await run("no")
+        emu.set_rate_limit(30.0, burst=3.0)  # a full bucket again
+        await anyio.sleep(1.0)
+        shared = await run("yes")
+    assert sum(r["limited"] for r in alone) > 10  # the limit does bite without the budget
+    assert sum(r["limited"] for r in shared) <= 2, shared
+    assert sum(r["ok"] for r in shared) >= 118

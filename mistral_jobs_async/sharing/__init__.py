@@ -9,7 +9,8 @@ Installed with the ``redis`` extra (``pip install 'mistral-jobs-async[redis]'``)
 
 Modules: ``_settings`` (keys and timings), ``_scripts`` (the Lua that makes each step
 atomic), ``_wire`` (events as stream entries), ``_leader`` (what the lease holder does) and
-``_shared`` (``SharedWatcher``: interest, the stream reader, the election).
+``_shared`` (``SharedWatcher``: interest, the stream reader, the election) and ``_budget``
+(``RedisBudget``: one request rate for every process).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ except ModuleNotFoundError as exc:
         name=exc.name,
     ) from None
 
+from mistral_jobs_async.sharing._budget import RedisBudget
 from mistral_jobs_async.sharing._settings import Keys, SharingConfig
 from mistral_jobs_async.sharing._shared import SharedSubscription, SharedWatcher
 
-__all__ = ["Keys", "SharedSubscription", "SharedWatcher", "SharingConfig"]
+__all__ = ["Keys", "RedisBudget", "SharedSubscription", "SharedWatcher", "SharingConfig"]

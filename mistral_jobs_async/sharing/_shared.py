@@ -179,7 +179,7 @@ class SharedWatcher(Generic[J]):
     # --- lifecycle -------------------------------------------------------------------------------
 
     async def __aenter__(self) -> SharedWatcher[J]:
-        self._redis = await _connect(self._redis_arg)
+        self._redis = await connect(self._redis_arg)
         last = await self._redis.xrevrange(self.keys.events, count=1)
         if last:
             # Read from here on: a new process starts at the stream's end, and from then on
@@ -288,7 +288,7 @@ class SharedWatcher(Generic[J]):
             await anyio.sleep(self.sharing.lease_ttl / 3 * random.uniform(0.8, 1.2))
 
 
-async def _connect(redis: Redis | str) -> Any:
+async def connect(redis: Redis | str) -> Any:
     """A connected client: a URL is opened (and checked); a client is checked."""
     from redis.asyncio import Redis  # noqa: PLC0415 (the redis extra)
     from redis.exceptions import RedisError  # noqa: PLC0415
