@@ -7,8 +7,6 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,37 +15,58 @@ import pytest
 REQUIRED = os.environ.get("MISTRAL_JOBS_REQUIRE_REDIS") == "1"
 
 
-@contextmanager
-def redis_server(directory: Path) -> Iterator[str]:
-    """Start ``redis-server`` (no persistence) on a free port; its URL; stopped after."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if REQUIRED:
-            pytest.fail("redis-server is required here (MISTRAL_JOBS_REQUIRE_REDIS=1) but missing")
-        pytest.skip("no redis-server on this machine (CI installs it)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(directory), "--protected-mode", "yes"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
+class RedisServer:
+    """``redis-server`` on a free port, started and stopped at will (on the same port).
+
+    Without ``persist`` it keeps nothing on disk; with it, an append-only file in
+    ``directory`` lets the server started again pick up where the last one stopped.
+    """
+
+    def __init__(self, directory: Path, *, persist: bool = False) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            if REQUIRED:
+                pytest.fail("redis-server is required (MISTRAL_JOBS_REQUIRE_REDIS=1) but missing")
+            pytest.skip("no redis-server on this machine (CI installs it)")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._command = [
+            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "yes" if persist else "no", "--appendfsync", "always",
+            "--dir", str(directory), "--protected-mode", "yes",
+        ]  # fmt: skip
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        """Start it and wait until it answers PING."""
+        process = subprocess.Popen(
+            self._command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self._process = process
         deadline = time.monotonic() + 10
         while True:
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
                     conn.sendall(b"PING\r\n")
                     if conn.recv(16).startswith(b"+PONG"):
-                        break
+                        return self
             except OSError:
                 pass
             assert process.poll() is None, "redis-server exited at start"
             assert time.monotonic() < deadline, "redis-server did not start"
             time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Stop it (SIGTERM: with ``persist``, what it held is on disk)."""
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

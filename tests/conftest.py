@@ -246,7 +246,7 @@ async def client(emu: Emulator, sleeps: SleepRecorder) -> AsyncIterator[AsyncCli
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One real Redis for the whole test session (tests use namespaces of their own)."""
-    from ._redis import redis_server
+    from ._redis import RedisServer
 
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url

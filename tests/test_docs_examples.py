@@ -67,8 +67,8 @@ def test_every_doc_has_its_examples_found() -> None:
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.where for e in EXAMPLES])
-def test_example_runs(example: Example, tmp_path: Path) -> None:
-    """The example runs to its end against a local emulator, with no error."""
+def test_example_runs(example: Example, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The example runs to its end against a local emulator (and Redis, if it uses one)."""
     (tmp_path / "train.jsonl").write_bytes(GOOD_JSONL)
     script = tmp_path / ("test_example.py" if example.kind == "pytest" else "example.py")
     script.write_text(textwrap.dedent(example.code), encoding="utf-8")
@@ -79,6 +79,8 @@ def test_example_runs(example: Example, tmp_path: Path) -> None:
             "MISTRAL_BASE_URL": emu.url,
             "PYTHONPATH": str(ROOT),
         }
+        if "REDIS_URL" in example.code:
+            env["REDIS_URL"] = request.getfixturevalue("redis_url")
         if example.kind == "pytest":
             command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(script)]
         elif example.kind == "fastapi":

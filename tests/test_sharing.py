@@ -21,6 +21,7 @@ from mistral_jobs_async.emulator import Emulator
 from mistral_jobs_async.sharing import SharedWatcher, SharingConfig
 from mistral_jobs_async.watcher import Transition, WatchConfig
 
+from ._redis import RedisServer
 from .conftest import GOOD_JSONL, KEY_A
 
 pytestmark = pytest.mark.anyio
@@ -340,3 +341,42 @@ async def test_a_budget_in_redis_keeps_three_processes_under_one_limit(
     assert sum(r["limited"] for r in alone) > 10  # the limit does bite without the budget
     assert sum(r["limited"] for r in shared) <= 2, shared
     assert sum(r["ok"] for r in shared) >= 118
+
+
+@pytest.mark.mistral_emulator(seed=5, speed=0.0)
+@pytest.mark.timeout(60)
+async def test_a_redis_restart_is_waited_out(emu: Emulator, tmp_path: Path) -> None:
+    """Redis goes away mid-watch for a second and comes back with its data: the watch goes
+    on, and every job's chain is still its history, nothing twice."""
+    server = RedisServer(tmp_path, persist=True).start()
+    try:
+        async with AsyncClient(KEY_A, base_url=emu.url) as client:
+            ids = await _jobs(client, 10)
+            seen: dict[str, list[str]] = defaultdict(list)
+            shared = SharedWatcher(
+                client.fine_tuning.jobs, server.url, config=CONFIG, sharing=_sharing(lease_ttl=1.0)
+            )
+            restarted = False
+            async with shared, shared.subscribe() as events:
+                shared.add(ids)
+                ended: set[str] = set()
+                emu.speed = 3.0
+                with anyio.fail_after(45):
+                    async for event in events:
+                        assert isinstance(event, Transition), event
+                        seen[event.job_id].append(event.status)
+                        if not restarted and sum(map(len, seen.values())) >= 15:
+                            restarted = True
+                            server.stop()
+                            await anyio.sleep(1.5)
+                            server.start()
+                        if event.terminal:
+                            ended.add(event.job_id)
+                            if ended == set(ids):
+                                break
+    finally:
+        server.stop()
+    assert restarted
+    for job_id in ids:
+        history = _history(emu, job_id)
+        assert seen[job_id] == history[history.index(seen[job_id][0]) :], (seen[job_id], history)

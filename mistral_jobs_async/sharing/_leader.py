@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
+from redis.exceptions import RedisError
 
 from mistral_jobs_async.sharing import _scripts
 from mistral_jobs_async.watcher._state import SavedJob, encode_state, saved_of
@@ -36,19 +40,48 @@ async def lead(shared: SharedWatcher[Any], redis: Any, token: str) -> None:
         config=shared.config, state=encode_state(saved) if saved else None, close_when_done=False
     )
     shared.led.append(watcher)
+    # A lost Redis in any of the leader's tasks ends the leadership: each task hands its error
+    # here and cancels the rest, and it is raised once, bare (not in an exception group), for
+    # the election loop to wait out.
+    failures: list[BaseException] = []
     try:
         async with watcher, anyio.create_task_group() as group:
-            group.start_soon(_keep_lease, shared, redis, token, group.cancel_scope)
-            group.start_soon(_follow_interest, shared, redis, watcher)
-            async with watcher.subscribe(progress=shared.sharing.progress) as events:
-                async for event in events:
-                    if not await _publish(shared, publish, token, event):
-                        logger.warning("lost the lease of %s: no longer leading", keys.prefix)
-                        group.cancel_scope.cancel()
-                        break
+
+            async def guarded(step: Callable[[], Awaitable[None]]) -> None:
+                try:
+                    await step()
+                except (RedisError, OSError) as exc:
+                    failures.append(exc)
+                    group.cancel_scope.cancel()
+
+            group.start_soon(
+                guarded, partial(_keep_lease, shared, redis, token, group.cancel_scope)
+            )
+            group.start_soon(guarded, partial(_follow_interest, shared, redis, watcher))
+            await guarded(
+                partial(_publish_all, shared, publish, token, watcher, group.cancel_scope)
+            )
     finally:
-        with anyio.move_on_after(2, shield=True):
-            await release(keys=[keys.lease], args=[token])
+        with anyio.move_on_after(2, shield=True), contextlib.suppress(RedisError, OSError):
+            await release(keys=[keys.lease], args=[token])  # Redis may be what failed
+    if failures:
+        raise failures[0]
+
+
+async def _publish_all(
+    shared: SharedWatcher[Any],
+    publish: Any,
+    token: str,
+    watcher: Watcher[Any],
+    scope: anyio.CancelScope,
+) -> None:
+    """Publish every event of the leader's watcher, until the lease is found lost."""
+    async with watcher.subscribe(progress=shared.sharing.progress) as events:
+        async for event in events:
+            if not await _publish(shared, publish, token, event):
+                logger.warning("lost the lease of %s: no longer leading", shared.keys.prefix)
+                scope.cancel()
+                return
 
 
 async def _publish(shared: SharedWatcher[Any], publish: Any, token: str, event: Any) -> bool:

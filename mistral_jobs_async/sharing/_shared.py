@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import random
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic
 from urllib.parse import urlsplit, urlunsplit
@@ -207,85 +207,122 @@ class SharedWatcher(Generic[J]):
         finally:
             self._fanout.close()
             with anyio.move_on_after(2, shield=True):
-                await self._redis.zrem(self.keys.members, self.process_id)
-                await self._redis.delete(self.keys.interest(self.process_id))
-                if isinstance(self._redis_arg, str):  # a client we opened (a caller's stays open)
-                    await self._redis.aclose()
+                await self._leave()
         return None
+
+    async def _leave(self) -> None:
+        """Say this process follows nothing any more (if Redis is there to hear it)."""
+        from redis.exceptions import RedisError  # noqa: PLC0415 (the redis extra)
+
+        try:
+            await self._redis.zrem(self.keys.members, self.process_id)
+            await self._redis.delete(self.keys.interest(self.process_id))
+        except (RedisError, OSError) as exc:
+            logger.warning("could not unregister from Redis (%s): it expires by itself", exc)
+        finally:
+            if isinstance(self._redis_arg, str):  # a client we opened (a caller's stays open)
+                await self._redis.aclose()
 
     # --- background work -----------------------------------------------------------------------
 
+    async def _forever(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
+        """Run ``step`` again and again; a lost Redis is said once in the log and waited out.
+
+        While Redis is away nothing is published or delivered, and the lease lapses; when it
+        is back, the process registers again, reads on from its last entry, and one process
+        leads again from the state kept in Redis.
+        """
+        from redis.exceptions import RedisError  # noqa: PLC0415 (the redis extra)
+
+        down = False
+        while True:
+            try:
+                await step()
+            except (RedisError, OSError) as exc:  # noqa: PERF203 (a loop that must survive)
+                if not down:
+                    logger.warning("Redis lost (%s): %s stops until it is back", exc, what)
+                down = True
+                await anyio.sleep(1.0)
+            else:
+                if down:
+                    logger.warning("Redis is back: %s goes on", what)
+                down = False
+
     async def _keep_interest(self) -> None:
         """Register this process and its jobs, renewed well before they expire."""
-        assert self._redis is not None
         ttl_ms = int(self.sharing.interest_ttl * 1000)
         register = self._redis.register_script(_scripts.REGISTER)
         key = self.keys.interest(self.process_id)
-        while True:
-            self._interest_changed = anyio.Event()
+
+        async def step() -> None:
+            changed = self._interest_changed = anyio.Event()
             ids = sorted(self._ids)
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.delete(key)
-                await pipe.execute()
+            await self._redis.delete(key)
             for start in range(0, max(1, len(ids)), 1000):
                 chunk = ids[start : start + 1000]
                 await register(
                     keys=[self.keys.members, key], args=[self.process_id, ttl_ms, *chunk]
                 )
             with anyio.move_on_after(self.sharing.interest_ttl / 3):
-                await self._interest_changed.wait()
+                await changed.wait()
+
+        await self._forever("registering this process's jobs", step)
 
     async def _read(self) -> None:
         """Hand the stream's events to this process's subscribers, in order, once each."""
-        assert self._redis is not None
         block = int(self.sharing.read_block * 1000)
-        while True:
+
+        async def step() -> None:
             answer = await self._redis.xread(
                 {self.keys.events: self._last_id}, count=500, block=block
             )
             for _, entries in answer or ():
                 for entry_id, fields in entries:
-                    seq = int(fields[b"seq"])
-                    if self._last_seq is not None and seq > self._last_seq + 1:
-                        lost = seq - self._last_seq - 1
-                        self.gaps += lost
-                        logger.warning(
-                            "%d shared events were trimmed before this process read them "
-                            "(stream_maxlen %d): statuses may have been skipped",
-                            lost, self.sharing.stream_maxlen,
-                        )  # fmt: skip
-                    self._last_id, self._last_seq = _text(entry_id), seq
-                    event = self._wire.decode(fields[b"event"])
-                    if event.job_id not in self._ids:
-                        continue  # another process's job
-                    if isinstance(event, Transition):
-                        self._status[event.job_id] = event.status
-                        if event.terminal:
-                            self._ended.add(event.job_id)
-                    elif isinstance(event, JobVanished):
-                        self._ended.add(event.job_id)
-                    await self._fanout.emit(event)
+                    await self._deliver(_text(entry_id), int(fields[b"seq"]), fields[b"event"])
+
+        await self._forever("reading the shared events", step)
+
+    async def _deliver(self, entry_id: str, seq: int, raw: bytes) -> None:
+        if self._last_seq is not None and seq > self._last_seq + 1:
+            lost = seq - self._last_seq - 1
+            self.gaps += lost
+            logger.warning(
+                "%d shared events were trimmed before this process read them "
+                "(stream_maxlen %d): statuses may have been skipped",
+                lost, self.sharing.stream_maxlen,
+            )  # fmt: skip
+        self._last_id, self._last_seq = entry_id, seq
+        event = self._wire.decode(raw)
+        if event.job_id not in self._ids:
+            return  # another process's job
+        if isinstance(event, Transition):
+            self._status[event.job_id] = event.status
+            if event.terminal:
+                self._ended.add(event.job_id)
+        elif isinstance(event, JobVanished):
+            self._ended.add(event.job_id)
+        await self._fanout.emit(event)
 
     async def _elect(self) -> None:
         """Take the lease whenever it is free, and lead while it is held."""
-        assert self._redis is not None
         acquire = self._redis.register_script(_scripts.ACQUIRE)
         ttl_ms = int(self.sharing.lease_ttl * 1000)
-        while True:
+
+        async def step() -> None:
             token = await acquire(
                 keys=[self.keys.lease, self.keys.fence], args=[self.process_id, ttl_ms]
             )
             if token is not None:
                 self.leading = _text(token)
-                logger.info(
-                    "leading the shared watch %s (lease %s)", self.keys.prefix, self.leading
-                )
+                logger.info("leading %s (lease %s)", self.keys.prefix, self.leading)
                 try:
                     await lead(self, self._redis, self.leading)
                 finally:
                     self.leading = None
             # Look again a little after the lease could have lapsed, not in step with others.
             await anyio.sleep(self.sharing.lease_ttl / 3 * random.uniform(0.8, 1.2))
+
+        await self._forever("taking the lead", step)
 
 
 async def connect(redis: Redis | str) -> Any:
