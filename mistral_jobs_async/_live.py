@@ -64,9 +64,12 @@ class LiveView:
 
 
 class WatchView:
-    """``watch`` on a terminal: one row per watched job (id, status, since, note), live."""
+    """``watch`` on a terminal: one row per job (id, status, since, loss, note), live.
 
-    COLUMNS = ("job", "status", "since (UTC)", "note")
+    The loss is the latest checkpoint's (``step 40: 1.234``), ``-`` before any.
+    """
+
+    COLUMNS = ("job", "status", "since (UTC)", "loss", "note")
 
     def __init__(self, console: Console, title: str) -> None:
         # No redirection of sys.stdout/stderr: the command's streams are injected, and a view

@@ -22,7 +22,7 @@ from mistral_jobs_async._cli import main
 from mistral_jobs_async._cli._watch import Board
 from mistral_jobs_async.emulator import Emulator
 from mistral_jobs_async.models import FineTuningJob
-from mistral_jobs_async.watcher import PollFailed, Transition
+from mistral_jobs_async.watcher import CheckpointReported, PollFailed, Transition
 
 from .conftest import GOOD_JSONL
 from .test_cli import cli_env
@@ -115,8 +115,11 @@ def test_watch_json_ends_with_a_summary_object(
     result = cli(mistral_emulator, "jobs", "watch", ok, cancelled, "--json")
     assert result.code == 1
     events = result.json_lines()
-    assert {e["event"] for e in events[:-1]} == {"transition"}
-    assert not any(e["waiting_for_start"] for e in events[:-1])
+    # Progress is on by default with ids: the jobs' estimates come as "metadata" events.
+    assert {e["event"] for e in events[:-1]} <= {"transition", "metadata"}
+    transitions = [e for e in events if e["event"] == "transition"]
+    assert {e["job_id"] for e in transitions} == {ok, cancelled}
+    assert not any(e["waiting_for_start"] for e in transitions)
     assert events[-1] == {
         "event": "summary",
         "jobs": 2,
@@ -185,6 +188,8 @@ def test_watch_json_marks_a_parked_job(
     job_id = parked(mistral_emulator, make_job)
     watching = spawn(mistral_emulator, "jobs", "watch", job_id, "--json")
     first = json.loads(first_line(watching.stdout))
+    while first["event"] != "transition":  # the estimates come just before it
+        first = json.loads(first_line(watching.stdout))
     assert (first["job_id"], first["status"]) == (job_id, "VALIDATED")
     assert first["waiting_for_start"] is True
     interrupt(watching)
@@ -209,13 +214,14 @@ def test_wait_says_once_that_a_parked_job_needs_start(
 
 
 def test_watch_view_renders_jobs_and_the_parked_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The live view's table: job, status, since (UTC), and the parked job's start command."""
+    """The live view's table: job, status, since (UTC), loss, and the parked job's command."""
     monkeypatch.setenv("COLUMNS", "200")
     from mistral_jobs_async._live import WatchView, terminal_console
 
     done, waiting, failing = "job-done", "job-parked", "job-poll"
     board = Board([done, waiting, failing])
     at = 1_700_000_000.0  # 22:13:20 UTC
+    board.apply(CheckpointReported(done, 40, 1.23456, 1.3, 0.8, None, at))
     for job_id, status, auto_start in ((done, "SUCCESS", True), (waiting, "VALIDATED", False)):
         job = FineTuningJob(id=job_id, status=status, auto_start=auto_start)
         board.apply(Transition(job_id, None, status, job, at))
@@ -225,11 +231,11 @@ def test_watch_view_renders_jobs_and_the_parked_hint(monkeypatch: pytest.MonkeyP
         view.show(board.rows(), board.progress())
     text = _ANSI.sub("", screen.getvalue())
     assert "watching fine-tuning jobs" in text
-    assert re.search(r"job\s+┃\s+status\s+┃\s+since \(UTC\)\s+┃\s+note", text)
-    assert re.search(rf"{done}\s+│\s+SUCCESS\s+│\s+22:13:20\s+│", text)
+    assert re.search(r"job\s+┃\s+status\s+┃\s+since \(UTC\)\s+┃\s+loss\s+┃\s+note", text)
+    assert re.search(rf"{done}\s+│\s+SUCCESS\s+│\s+22:13:20\s+│\s+step 40: 1\.235\s+│", text)
     hint = f"waiting for start; run: mistral-jobs jobs start {waiting}"
-    assert re.search(rf"{waiting}\s+│\s+VALIDATED\s+│\s+22:13:20\s+│\s+{hint}", text)
-    assert re.search(rf"{failing}\s+│\s+-\s+│\s+-\s+│\s+poll failed \(refused", text)
+    assert re.search(rf"{waiting}\s+│\s+VALIDATED\s+│\s+22:13:20\s+│\s+-\s+│\s+{hint}", text)
+    assert re.search(rf"{failing}\s+│\s+-\s+│\s+-\s+│\s+-\s+│\s+poll failed \(refused", text)
     assert "1/3 ended" in text
 
 

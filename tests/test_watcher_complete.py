@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -279,3 +280,33 @@ async def test_one_corrupt_list_page_costs_no_more_than_two_cadences(emu: Emulat
 
 LIST = "/v1/fine_tuning/jobs"
 ONE = "/v1/fine_tuning/jobs/{job_id}"
+
+
+@pytest.mark.mistral_emulator(seed=8, speed=0.0)
+@pytest.mark.timeout(30)
+async def test_watch_all_keeps_removed_jobs_out_and_sees_jobs_that_ended_quickly(
+    emu: Emulator, client: AsyncClient
+) -> None:
+    """A job removed from a watch by query is not found again; a job created during the
+    watch is reported even if it ended before the next walk of the list."""
+    good = (await client.files.upload(io.BytesIO(GOOD_JSONL), filename="g.jsonl")).id
+    jobs = client.fine_tuning.jobs
+    first = await jobs.create(model="m", training_files=[good])
+    config = replace(QUICK, base_interval=0.1)
+    seen: list[tuple[str, str | None, str]] = []
+    with anyio.fail_after(20):
+        async with jobs.watch_all(config=config) as events:
+            event = await events.__anext__()
+            assert isinstance(event, Transition)
+            assert event.job_id == first.id
+            events.watcher.remove(first.id)
+            quick = await jobs.create(model="m", training_files=[good])
+            emu.set_status(quick.id, "SUCCESS")  # ended before any walk could see it running
+            async for event in events:
+                assert isinstance(event, Transition), event
+                seen.append((event.job_id, event.previous, event.status))
+                if event.job_id == quick.id:
+                    break
+            await anyio.sleep(0.5)  # several more walks of the list
+            assert first.id not in events.watcher.job_ids
+    assert seen == [(quick.id, None, "SUCCESS")]

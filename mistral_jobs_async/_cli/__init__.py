@@ -7,18 +7,19 @@ Modules:
   and errors on stderr) and the helpers that turn models into rows.
 * ``_errors``: exit codes, the command line's own ``CliError``, and the one line (and code)
   each error is reported as.
-* ``_commands``: ``list``, ``get``, ``start``, ``cancel``, ``create``, ``wait`` and ``files``;
-  the client is built there.
-* ``_watch``: ``watch``: the board of watched jobs, its three renderings (JSON lines, live
-  table, plain lines), the parked-VALIDATED hint and the closing summary.
+* ``_commands``: ``list``, ``get``, ``start``, ``cancel``, ``create``, ``wait`` (``--until``)
+  and ``files``; the options that only go together are checked, and the client built, there.
+* ``_watch``: ``watch``: the board of watched jobs (by id, or ``--all`` of them), its three
+  renderings (JSON lines, live table, plain lines) with the latest training loss, the
+  parked-VALIDATED hint, ``--until`` and the closing summary.
 * ``_local``: ``demo`` and ``emulator``, which need no key and no network.
 
 The live views themselves (rich, an optional extra) are in ``mistral_jobs_async._live``.
 
-Exit codes: 0 done; 1 a watched job ended FAILED, FAILED_VALIDATION or CANCELLED; 2 usage
-(bad arguments or parameters); 3 authentication (no key, refused key); 4 not found; 5 network
-(connection, timeout, a refused redirect); 6 another API error; 124 ``wait --timeout`` ran
-out; 130 interrupted.
+Exit codes: 0 done; 1 a watched job ended FAILED, FAILED_VALIDATION or CANCELLED (with
+``--until``: ended in a status not asked for); 2 usage (bad arguments or parameters); 3
+authentication (no key, refused key); 4 not found; 5 network (connection, timeout, a refused
+redirect); 6 another API error; 124 ``wait --timeout`` ran out; 130 interrupted.
 """
 
 from __future__ import annotations

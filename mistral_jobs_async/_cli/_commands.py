@@ -1,7 +1,8 @@
 """The API commands: arguments -> one public API call each -> output.
 
 ``list``, ``get``, ``start``, ``cancel``, ``create`` and ``wait`` of both job APIs, and the
-``files`` commands; ``watch`` lives in ``_watch``.
+``files`` commands; ``watch`` lives in ``_watch``. The options that only make sense together
+(``watch`` ids or ``--all``, ``--until``) are checked here before any request.
 """
 
 from __future__ import annotations
@@ -31,34 +32,73 @@ from mistral_jobs_async._cli._output import (
     cell,
     columns_of,
     job_row,
+    parked,
     record,
     resource,
     start_hint,
-    waiting_for_start,
     when,
 )
 from mistral_jobs_async._cli._watch import watch
 from mistral_jobs_async.models import FINE_TUNING_STATUSES, FORGE_STATUSES, JobBase
 from mistral_jobs_async.watcher import JobVanished, Transition
 
-__all__ = ["KNOWN_STATUSES", "check_status", "run_api"]
+__all__ = ["KNOWN_STATUSES", "check_args", "check_status", "run_api"]
 
 _SUCCESS = "SUCCESS"
 #: Every status some API defines; the set is open (a new one decodes), so others are warned of.
 KNOWN_STATUSES = FINE_TUNING_STATUSES | FORGE_STATUSES
+_API_STATUSES = {"jobs": ("fine-tuning", FINE_TUNING_STATUSES), "forge": ("Forge", FORGE_STATUSES)}
+_WATCH_ALL_ONLY = ("status", "model", "suffix", "include_ended")
 
 
-def check_status(status: str, out: Output) -> None:
-    """Warn (never refuse) when no API defines ``status``: the list would likely be empty."""
-    if status in KNOWN_STATUSES:
+def check_status(status: str, out: Output, *, api: str | None = None) -> None:
+    """Warn (never refuse) when no API defines ``status``: the list would likely be empty.
+
+    With ``api`` (``--until``), when that API does not define it: a job may never reach it.
+    """
+    if api is None:
+        known_set, subject, then = KNOWN_STATUSES, "no API defines the status", "asking the API"
+    else:
+        label, known_set = _API_STATUSES[api]
+        subject, then = f"the {label} API defines no status", "a job may never reach it; going on"
+    if status in known_set:
         return
-    known = sorted(KNOWN_STATUSES)
+    known = sorted(known_set)
     guess = difflib.get_close_matches(status.upper(), known, n=1)
     hint = f"; did you mean {guess[0]}?" if guess else ""
-    out.warn(
-        f"no API defines the status {status!r}{hint} (known: {', '.join(known)}); "
-        "asking the API anyway"
-    )
+    out.warn(f"{subject} {status!r}{hint} (known: {', '.join(known)}); {then} anyway")
+
+
+def _until(args: argparse.Namespace, out: Output) -> frozenset[str] | None:
+    """``--until`` (repeated, comma-separated) as a set of statuses; None when not given."""
+    if args.until is None:
+        return None
+    statuses = [s.strip() for value in args.until for s in value.split(",") if s.strip()]
+    if not statuses:
+        raise CliError("--until needs statuses, e.g. --until VALIDATED or --until RUNNING,SUCCESS")
+    for status in dict.fromkeys(statuses):
+        check_status(status, out, api=args.api)
+    return frozenset(statuses)
+
+
+def check_args(args: argparse.Namespace, out: Output) -> None:
+    """Refuse options that do not go together (one line, exit 2); turn ``--until`` into a set."""
+    if args.action not in ("watch", "wait"):
+        return
+    args.until = _until(args, out)
+    if args.action != "watch":
+        return
+    if args.all and args.ids:
+        raise CliError("give JOB_IDs or --all, not both")
+    if not args.all and not args.ids:
+        raise CliError("give the JOB_IDs to watch, or --all to watch every job")
+    given = [name for name in _WATCH_ALL_ONLY if getattr(args, name, None) not in (None, False)]
+    if given and not args.all:
+        options = ", ".join("--" + name.replace("_", "-") for name in given)
+        verb = "goes" if len(given) == 1 else "go"
+        raise CliError(f"{options} {verb} only with --all (to choose the jobs it follows)")
+    if args.all and getattr(args, "status", None) is not None:
+        check_status(args.status, out)
 
 
 async def _list(client: AsyncClient, args: argparse.Namespace, out: Output) -> int:
@@ -139,15 +179,29 @@ async def _create(client: AsyncClient, args: argparse.Namespace, out: Output) ->
     return EXIT_OK
 
 
+def _ended_elsewhere(event: Transition[Any], until: frozenset[str]) -> str:
+    """The one line that says a job ended without reaching ``--until``."""
+    wanted = " or ".join(sorted(until))
+    if event.previous is None:  # its first observation: what came before is not known
+        return (
+            f"job {event.job_id} had already ended {event.status} when first seen, "
+            f"without reaching {wanted} while watched"
+        )
+    return f"job {event.job_id} ended {event.status} without reaching {wanted}"
+
+
 async def _wait(client: AsyncClient, args: argparse.Namespace, out: Output) -> int:
     # One watcher for every id (not one ``jobs.wait`` each): it costs fewer requests, and its
     # events show a job parked in VALIDATED, which would otherwise be waited for in silence.
-    ended: dict[str, JobBase] = {}
+    until: frozenset[str] | None = args.until
+    done: dict[str, tuple[str, JobBase]] = {}  # ended, or reached --until: status, job
     last: dict[str, str] = {}
     told: set[str] = set()
     with anyio.move_on_after(args.timeout) as deadline:
         async with resource(client, args.api).watch(args.ids) as events:
             async for event in events:
+                if event.job_id in done:
+                    continue  # reached --until; these events were already on their way
                 if isinstance(event, JobVanished):
                     raise CliError(
                         f"job {event.job_id} vanished while waiting for it", code=EXIT_NOT_FOUND
@@ -155,24 +209,35 @@ async def _wait(client: AsyncClient, args: argparse.Namespace, out: Output) -> i
                 if not isinstance(event, Transition):
                     continue
                 last[event.job_id] = event.status
-                if event.terminal:
-                    ended[event.job_id] = event.job
-                elif waiting_for_start(event.job) and event.job_id not in told:
+                reached = event.terminal if until is None else event.status in until
+                if reached or event.terminal:
+                    done[event.job_id] = (event.status, event.job)
+                    if not event.terminal:
+                        events.watcher.remove([event.job_id])  # the others are still awaited
+                    elif until is not None and not reached:
+                        out.error(_ended_elsewhere(event, until))
+                elif parked(event) and event.job_id not in told:
                     told.add(event.job_id)
                     out.note(f"job {event.job_id} is VALIDATED, {start_hint(event.job_id)}")
     if deadline.cancelled_caught:
-        pending = [job_id for job_id in dict.fromkeys(args.ids) if job_id not in ended]
+        pending = [job_id for job_id in dict.fromkeys(args.ids) if job_id not in done]
         listing = ", ".join(f"{job_id} ({last.get(job_id, 'unobserved')})" for job_id in pending)
         who = "it keeps running" if len(pending) == 1 else "they keep running"
+        state = "ended" if until is None else f"in {' or '.join(sorted(until))}"
         raise CliError(
-            f"not ended after {args.timeout:g}s: {listing} ({who}; only the wait ended)",
+            f"not {state} after {args.timeout:g}s: {listing} ({who}; only the wait ended)",
             code=EXIT_TIMEOUT,
         )
-    if missing := [job_id for job_id in args.ids if job_id not in ended]:
+    if missing := [job_id for job_id in args.ids if job_id not in done]:
         raise CliError(f"the watch ended before {', '.join(missing)} did", code=EXIT_API)
-    rows = [job_row(ended[job_id]) for job_id in args.ids]
+    rows = []
+    for job_id in args.ids:
+        status, job = done[job_id]
+        # A status read back from the job's events: the job as fetched is already further on.
+        rows.append({**job_row(job), "status": status})
     out.table(rows, columns_of(args.api))
-    return EXIT_JOB_FAILED if any(row["status"] != _SUCCESS for row in rows) else EXIT_OK
+    fine = until if until is not None else {_SUCCESS}
+    return EXIT_JOB_FAILED if any(row["status"] not in fine for row in rows) else EXIT_OK
 
 
 async def _files(client: AsyncClient, args: argparse.Namespace, out: Output) -> int:
@@ -206,6 +271,8 @@ _JOB_COMMANDS: dict[str, Callable[[AsyncClient, argparse.Namespace, Output], Awa
 
 async def run_api(args: argparse.Namespace, out: Output) -> int:
     """Run a ``jobs``, ``forge`` or ``files`` command with a client built from the options."""
+    if args.command != "files":
+        check_args(args, out)  # a usage error is said before a missing key
     # The client reads MISTRAL_API_KEY itself; a blank one is caught here to say what a shell
     # user does about it (the client's message speaks of its constructor).
     if not os.environ.get("MISTRAL_API_KEY", "").strip():

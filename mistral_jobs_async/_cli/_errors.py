@@ -7,6 +7,7 @@ from mistral_jobs_async import (
     AuthenticationError,
     ConfigurationError,
     InvalidRequestError,
+    JobEndedError,
     NotFoundError,
     PermissionDeniedError,
     RedirectError,
@@ -66,6 +67,8 @@ def _classify(error: BaseException) -> tuple[int, str]:
         return error.code, str(error)
     if isinstance(error, WaitTimeoutError):
         return EXIT_TIMEOUT, str(error)
+    if isinstance(error, JobEndedError):
+        return EXIT_JOB_FAILED, str(error)
     if isinstance(error, InvalidRequestError):
         return EXIT_USAGE, str(error)
     if isinstance(error, ConfigurationError):

@@ -29,6 +29,8 @@ examples (MISTRAL_API_KEY set; --base-url or MISTRAL_BASE_URL for an emulator):
   mistral-jobs jobs list --status RUNNING
   mistral-jobs jobs create --model open-mistral-7b --file FILE_ID --training-steps 100
   mistral-jobs jobs watch JOB_ID [JOB_ID ...]        # exit 1 if any ends failed/cancelled
+  mistral-jobs jobs watch --all --suffix nightly     # every job, new ones too; Ctrl-C ends
+  mistral-jobs jobs wait JOB_ID --until VALIDATED    # validated: read its cost, then start
   mistral-jobs jobs start JOB_ID                     # one created with --no-auto-start
   mistral-jobs jobs wait JOB_ID --timeout 3600 --json
 """
@@ -37,6 +39,7 @@ examples:
   mistral-jobs forge create --job-type supervised_fine_tuning --base-model mistral-small-latest
   mistral-jobs forge list --json
   mistral-jobs forge wait JOB_ID
+  mistral-jobs forge watch --all                     # every Forge job, new ones too
 """
 _FILES_EXAMPLES = """\
 examples:
@@ -145,21 +148,45 @@ def build_parser() -> argparse.ArgumentParser:
         watch = actions.add_parser(
             "watch",
             help="follow jobs until they end (exit 1 if any fails or is cancelled)",
-            description="Follow jobs until every one has ended: a live table on a terminal, "
-            "one line per change in a pipe, JSON lines with --json; then a summary line."
-            + (_PARKED if api == "jobs" else ""),
+            description="Follow jobs until every one has ended (or reached --until): a live "
+            "table on a terminal, one line per change in a pipe, JSON lines with --json; then "
+            "a summary line. With --all, every job of the organisation, new ones included, "
+            "until Ctrl-C." + (_PARKED if api == "jobs" else ""),
             epilog=examples,
             formatter_class=raw,
         )
-        watch.add_argument("ids", nargs="+", metavar="JOB_ID")
+        watch.add_argument("ids", nargs="*", metavar="JOB_ID")
+        watch.add_argument(
+            "--all",
+            action="store_true",
+            help="every job instead of JOB_IDs, those created later too (runs until Ctrl-C)",
+        )
+        if api == "jobs":
+            watch.add_argument("--status", help="with --all: only jobs in this status")
+            watch.add_argument("--model", help="with --all: only jobs of this model")
+            watch.add_argument("--suffix", help="with --all: only jobs with this suffix")
+        watch.add_argument(
+            "--include-ended",
+            action="store_true",
+            help="with --all: also the jobs that had already ended when found",
+        )
+        _add_until(watch, "a job is done for the watch once in one of these statuses")
+        watch.add_argument(
+            "--progress",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="show each checkpoint's training loss (one GET per poll of each RUNNING job; "
+            "default: on with JOB_IDs, off with --all)",
+        )
         wait = actions.add_parser(
             "wait",
-            help="wait until jobs end, print them (exit 1 if any fails or is cancelled)",
+            help="wait until jobs end (or reach --until), print them (exit 1 if any fails)",
             epilog=examples,
             formatter_class=raw,
         )
         wait.add_argument("ids", nargs="+", metavar="JOB_ID")
         wait.add_argument("--timeout", type=float, default=None, help="seconds (exit 124 after)")
+        _add_until(wait, "return once each job is in one of these statuses")
         for sub_parser in actions.choices.values():
             sub_parser.add_argument("--json", action="store_true", help="one JSON object per line")
             sub_parser.set_defaults(api=api)
@@ -239,3 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     emulator.add_argument("--quiet", action="store_true", help="do not log each request")
     return parser
+
+
+def _add_until(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--until",
+        action="append",
+        metavar="STATUS",
+        help=f"{what} instead of at the end (repeatable or comma-separated, e.g. "
+        "RUNNING,SUCCESS); ending in another is a failure (exit 1)",
+    )

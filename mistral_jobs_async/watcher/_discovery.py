@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Generic
 
 from mistral_jobs_async._exceptions import MistralJobsError
+from mistral_jobs_async.models._common import JobBase
 from mistral_jobs_async.watcher._clock import Clock
 from mistral_jobs_async.watcher._config import WatchConfig
 from mistral_jobs_async.watcher._events import J
@@ -24,8 +25,9 @@ class Discovery(Generic[J]):
     The first walk takes every page: every match is new. Later walks stop at the first page
     with nothing new, since new jobs come first, unless the filters include ``status``: a job
     can enter a status long after it was created, so those walks read every page of the
-    (usually short) list of jobs in that status. Jobs found already ended are left out
-    unless ``include_ended``; each job found is observed by the page that showed it.
+    (usually short) list of jobs in that status. Jobs the first walk finds already ended are
+    left out unless ``include_ended``; a job created later is reported even if it ended
+    before a walk found it. Each job found is observed by the page that showed it.
     """
 
     def __init__(
@@ -48,9 +50,22 @@ class Discovery(Generic[J]):
         self._found = found
         self._config = config
         self._clock = clock
-        self._ignored: set[str] = set()  # found already ended: not reported
+        self._ignored: set[str] = set()  # found already ended, or removed: not reported
         self._walked_once = False
+        # The newest creation time the first walk saw (the server's clock): a job created
+        # after it is reported even if it ended before a walk found it.
+        self._first_newest: int | None = None
         self.next_at = 0.0
+
+    def ignore(self, job_ids: list[str]) -> None:
+        """Never add these again (removed from the watch by its user)."""
+        self._ignored.update(job_ids)
+
+    def _new(self, item: JobBase) -> bool:
+        """Whether a job was created after the first walk (so it belongs to the watch)."""
+        if not self._walked_once or self._first_newest is None or item.created_at is None:
+            return False
+        return item.created_at >= self._first_newest  # the first walk ignored what it saw
 
     async def run(self) -> None:
         """One walk; the next one is due ``base_interval`` later (sooner after a failure)."""
@@ -72,12 +87,15 @@ class Discovery(Generic[J]):
                     continue
                 job = self._jobs.get(item.id)
                 if job is None:
-                    if item.is_terminal and not self._include_ended:
+                    if item.is_terminal and not (self._include_ended or self._new(item)):
                         self._ignored.add(item.id)
                         continue
                     new += 1
                     job = self._found(item.id)
                 await self._observer.observe(job, item, detailed=False)
+            if not self._walked_once:
+                created = [i.created_at for i in page.data if i.created_at is not None]
+                self._first_newest = max([self._first_newest or 0, *created])
             if not page.has_more or (new == 0 and not whole):
                 break
             number += 1

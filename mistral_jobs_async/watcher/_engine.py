@@ -124,10 +124,13 @@ class Watcher(Generic[J]):
 
     def remove(self, job_ids: str | Iterable[str]) -> None:
         """Stop watching jobs (no event is sent for them); a lone string is one id."""
-        for job_id in id_list(job_ids):
+        removed = id_list(job_ids)
+        for job_id in removed:
             job = self._jobs.pop(job_id, None)
             if job is not None:
                 job.done = True
+        if self._discovery is not None:
+            self._discovery.ignore(removed)  # a watch by query must not find them again
         self._wakeup.set()
 
     def poll_soon(self, job_id: str) -> None:

@@ -62,7 +62,8 @@ class Transition(Generic[J]):
     @property
     def waiting_for_start(self) -> bool:
         """Whether the job is parked in VALIDATED until someone calls ``start`` on it."""
-        return self.status == "VALIDATED" and getattr(self.job, "auto_start", None) is False
+        parked = self.status == "VALIDATED" and getattr(self.job, "auto_start", None) is False
+        return parked and self.latest  # not a VALIDATED read back after the job moved on
 
     def __repr__(self) -> str:
         late = ", missed" if self.missed else ""

@@ -147,6 +147,11 @@ class Observer(Generic[J]):
         else:
             chain = [(item.status, item.modified_at)] if changed else []
         progress = self._progress(job, item, detailed=detailed)
+        # Estimates first: they belong to the status the job is in (a VALIDATED job's cost),
+        # so whoever stops at that transition has them. Checkpoints come after the job is seen
+        # running, and before its terminal transition.
+        await self._emit_all([e for e in progress if isinstance(e, MetadataChanged)])
+        progress = [e for e in progress if not isinstance(e, MetadataChanged)]
         for status, changed_at in chain:
             if status == previous:
                 continue
