@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import json
 import shutil
@@ -72,8 +73,9 @@ MEMBER = textwrap.dedent(
                         async with watcher.subscribe() as events:
                             async for event in events:
                                 transitions += isinstance(event, Transition)
+        led = len(getattr(watcher, "led", [None]))
         print(json.dumps({"requests": requests, "cpu": time.process_time() - cpu,
-                          "transitions": transitions}))
+                          "transitions": transitions, "led": led}))
 
     anyio.run(main)
     """
@@ -94,11 +96,9 @@ def start_redis(directory: str) -> tuple[subprocess.Popen[bytes], str]:
     )  # fmt: skip
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return process, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.05)
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return process, f"redis://127.0.0.1:{port}/0"
+        time.sleep(0.05)
     raise SystemExit("redis-server did not start")
 
 
@@ -124,10 +124,6 @@ def scenario(
     with emulator_process("--seed", "4") as running:
         ids = asyncio.run(create_jobs(running.url, jobs))
         (work / "ids").write_text("\n".join(ids))
-        subprocess.run(
-            [sys.executable, "-m", "mistral_jobs_async", "emulator", "--help"],
-            capture_output=True, check=True,
-        )  # fmt: skip
         control = [  # set the clock running through the control path
             sys.executable, "-c",
             "import json, sys, urllib.request as u; r = u.Request(sys.argv[1] + '/_emulator/clock',"
@@ -178,7 +174,9 @@ def main() -> None:
                         "processes": members,
                         "watching": "shared (Redis)" if shared else "own watcher each",
                         "requests": int(measured["requests"]),
-                        "requests vs 1 local": round(measured["requests"] / baseline["requests"], 2),
+                        "requests vs 1 local": round(
+                            measured["requests"] / baseline["requests"], 2
+                        ),
                         "CPU s (all)": round(measured["cpu"], 2),
                         "CPU vs 1 local": round(measured["cpu"] / baseline["cpu"], 2),
                         "transitions per member": (

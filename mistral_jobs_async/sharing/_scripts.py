@@ -32,14 +32,19 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-#: KEYS: lease, events, seq, state. ARGV: token, maxlen, job id, saved job ('' for none),
-#: event. The stream entry's id, or nil if the lease is no longer ours (nothing written).
+#: KEYS: lease, events, seq, state. ARGV: token, maxlen, then for each event its job id, its
+#: saved job ('' for none) and the event. The number of events appended, or nil if the lease
+#: is no longer ours (then nothing is written).
 PUBLISH = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
-local seq = redis.call('INCR', KEYS[3])
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'seq', seq, 'event', ARGV[5])
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ARGV[3], ARGV[4]) end
-return id
+local n = 0
+for i = 3, #ARGV, 3 do
+  local seq = redis.call('INCR', KEYS[3])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'seq', seq, 'event', ARGV[i + 2])
+  if ARGV[i + 1] ~= '' then redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1]) end
+  n = n + 1
+end
+return n
 """
 
 #: KEYS: members, interest. ARGV: process id, ttl (ms), job ids to add (maybe none).

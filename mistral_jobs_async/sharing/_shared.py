@@ -249,20 +249,32 @@ class SharedWatcher(Generic[J]):
                 down = False
 
     async def _keep_interest(self) -> None:
-        """Register this process and its jobs, renewed well before they expire."""
+        """Register this process and its jobs, renewed well before they expire.
+
+        Only the differences are written (added ids, then removed ones): the set is never
+        empty in between, so the leader never takes a re-registration for a process that
+        follows nothing (which would drop the jobs and find them again as new).
+        """
         ttl_ms = int(self.sharing.interest_ttl * 1000)
         register = self._redis.register_script(_scripts.REGISTER)
         key = self.keys.interest(self.process_id)
+        registered: set[str] = set()
 
         async def step() -> None:
+            nonlocal registered
             changed = self._interest_changed = anyio.Event()
-            ids = sorted(self._ids)
-            await self._redis.delete(key)
-            for start in range(0, max(1, len(ids)), 1000):
-                chunk = ids[start : start + 1000]
+            ids = set(self._ids)
+            if not await self._redis.exists(key):
+                registered = set()  # expired (or Redis came back empty): all again
+            added = sorted(ids - registered)
+            for start in range(0, max(1, len(added)), 1000):
+                chunk = added[start : start + 1000]
                 await register(
                     keys=[self.keys.members, key], args=[self.process_id, ttl_ms, *chunk]
                 )
+            if gone := registered - ids:
+                await self._redis.srem(key, *gone)
+            registered = ids
             with anyio.move_on_after(self.sharing.interest_ttl / 3):
                 await changed.wait()
 

@@ -158,6 +158,21 @@ class EventStream(Generic[J]):
         self._note(event)  # before it is handed over: a yielded event is never yielded again
         return event
 
+    def take_ready(self, limit: int) -> list[WatchEvent[J]]:
+        """Up to ``limit`` more events that are already buffered, without waiting.
+
+        Each one counts as yielded: for consumers that handle events in batches.
+        """
+        taken: list[WatchEvent[J]] = []
+        while len(taken) < limit:
+            try:
+                event = self._receive.receive_nowait()
+            except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                break
+            self._note(event)
+            taken.append(event)
+        return taken
+
     async def aclose(self) -> None:
         """Stop receiving; the source forgets this subscriber (a state file keeps its state)."""
         await self._receive.aclose()
