@@ -380,3 +380,33 @@ async def test_a_redis_restart_is_waited_out(emu: Emulator, tmp_path: Path) -> N
     for job_id in ids:
         history = _history(emu, job_id)
         assert seen[job_id] == history[history.index(seen[job_id][0]) :], (seen[job_id], history)
+
+
+def test_every_event_survives_the_stream_unchanged() -> None:
+    """Each watcher event encodes to a stream entry and decodes back equal (the wire types
+    mirror the events: this keeps them in step)."""
+    from mistral_jobs_async import MistralJobsError
+    from mistral_jobs_async.models import FineTuningJob
+    from mistral_jobs_async.sharing._wire import Wire
+    from mistral_jobs_async.watcher import (
+        CheckpointReported,
+        JobStalled,
+        JobVanished,
+        MetadataChanged,
+        PollFailed,
+    )
+
+    job = FineTuningJob(id="job-1", status="RUNNING", created_at=5, auto_start=True)
+    wire = Wire(FineTuningJob)
+    events = [
+        Transition("job-1", "STARTED", "RUNNING", job, 1.5, True, 4.0),
+        JobVanished("job-1", "RUNNING", 2.0),
+        JobStalled("job-1", "RUNNING", 1.0, 3.0),
+        CheckpointReported("job-1", 10, 1.5, 1.7, 0.6, 9, 4.0),
+        MetadataChanged("job-1", {"cost": 1.25, "cost_currency": "EUR"}, 5.0),
+    ]
+    for event in events:
+        assert wire.decode(wire.encode(event)) == event
+    failed = wire.decode(wire.encode(PollFailed("job-1", MistralJobsError("boom"), 2, 6.0)))
+    assert isinstance(failed, PollFailed)
+    assert (failed.job_id, str(failed.error), failed.failures) == ("job-1", "boom", 2)

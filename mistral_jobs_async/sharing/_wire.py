@@ -1,4 +1,10 @@
-"""Watcher events as stream entries, and back (the job itself travels as its JSON)."""
+"""Watcher events as stream entries, and back (the job itself travels as its JSON).
+
+The entry types mirror the event dataclasses on purpose: a stream entry needs a tag to say
+which event it is, a job whose class is known only when decoding (kept as raw JSON), and a
+``PollFailed`` error as text. ``tests/test_sharing.py`` checks that every event survives the
+trip unchanged, so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
