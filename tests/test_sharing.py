@@ -394,11 +394,12 @@ def test_every_event_survives_the_stream_unchanged() -> None:
         JobVanished,
         MetadataChanged,
         PollFailed,
+        WatchEvent,
     )
 
     job = FineTuningJob(id="job-1", status="RUNNING", created_at=5, auto_start=True)
     wire = Wire(FineTuningJob)
-    events = [
+    events: list[WatchEvent[FineTuningJob]] = [
         Transition("job-1", "STARTED", "RUNNING", job, 1.5, True, 4.0),
         JobVanished("job-1", "RUNNING", 2.0),
         JobStalled("job-1", "RUNNING", 1.0, 3.0),
