@@ -58,6 +58,11 @@ class RedisServer:
             assert time.monotonic() < deadline, "redis-server did not start"
             time.sleep(0.05)
 
+    @property
+    def running(self) -> bool:
+        """Whether it has been started and not stopped."""
+        return self._process is not None
+
     def stop(self) -> None:
         """Stop it (SIGTERM: with ``persist``, what it held is on disk)."""
         if self._process is not None:

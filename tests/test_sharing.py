@@ -411,3 +411,53 @@ def test_every_event_survives_the_stream_unchanged() -> None:
     failed = wire.decode(wire.encode(PollFailed("job-1", MistralJobsError("boom"), 2, 6.0)))
     assert isinstance(failed, PollFailed)
     assert (failed.job_id, str(failed.error), failed.failures) == ("job-1", "boom", 2)
+
+
+@pytest.mark.mistral_emulator(seed=9, speed=0.0)
+@pytest.mark.timeout(60)
+async def test_while_redis_is_away_each_process_follows_its_jobs_itself(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    """Redis goes away for 3 s: after fallback_after the process follows its jobs with a local
+    watcher (transitions keep coming), then the shared watch takes over; no status is given
+    twice or skipped."""
+    server = RedisServer(tmp_path, persist=True).start()
+    during: list[str] = []
+    seen: dict[str, list[str]] = defaultdict(list)
+    try:
+        async with AsyncClient(KEY_A, base_url=emu.url) as client:
+            ids = await _jobs(client, 8)
+            sharing = _sharing(lease_ttl=1.0, fallback_after=0.5)
+            jobs = client.fine_tuning.jobs
+            shared = SharedWatcher(jobs, server.url, config=CONFIG, sharing=sharing)
+            away = anyio.Event()
+
+            async def outage() -> None:
+                await away.wait()
+                server.stop()
+                await anyio.sleep(3.0)
+                server.start()
+
+            async with shared, shared.subscribe() as events, anyio.create_task_group() as group:
+                group.start_soon(outage)
+                shared.add(ids)
+                ended: set[str] = set()
+                emu.speed = 4.0
+                with anyio.fail_after(45):
+                    async for event in events:
+                        assert isinstance(event, Transition), event
+                        seen[event.job_id].append(event.status)
+                        if sum(map(len, seen.values())) >= 8:
+                            away.set()
+                        if not server.running:
+                            during.append(event.status)
+                        if event.terminal:
+                            ended.add(event.job_id)
+                            if ended == set(ids):
+                                break
+    finally:
+        server.stop()
+    assert during, "nothing came while Redis was away"
+    for job_id in ids:
+        history = _history(emu, job_id)
+        assert seen[job_id] == history[history.index(seen[job_id][0]) :], (seen[job_id], history)

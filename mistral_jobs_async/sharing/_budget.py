@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 
 from mistral_jobs_async._exceptions import ConfigurationError
-from mistral_jobs_async.sharing._shared import connect
+from mistral_jobs_async.sharing._connection import connect
 
 __all__ = ["RedisBudget"]
 

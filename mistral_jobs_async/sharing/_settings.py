@@ -29,6 +29,9 @@ class SharingConfig:
     #: Whether the leader publishes checkpoints and estimates (then every running job it
     #: follows is polled by GET): what ``subscribe(progress=True)`` needs in a shared watch.
     progress: bool = False
+    #: After Redis has been unreachable this long, each process follows its own jobs with a
+    #: local watcher until it is back (None: wait for Redis instead).
+    fallback_after: float | None = 5.0
 
     def __post_init__(self) -> None:
         if not self.namespace or any(c in self.namespace for c in " \n{}"):

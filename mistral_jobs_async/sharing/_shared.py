@@ -9,20 +9,26 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic
-from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import msgspec
 from anyio.abc import TaskGroup
 
-from mistral_jobs_async._exceptions import ConfigurationError
 from mistral_jobs_async.sharing import _scripts
+from mistral_jobs_async.sharing._connection import connect, text
+from mistral_jobs_async.sharing._fallback import follow_locally_when_redis_is_away
 from mistral_jobs_async.sharing._leader import lead
 from mistral_jobs_async.sharing._settings import Keys, SharingConfig
 from mistral_jobs_async.sharing._wire import Wire
 from mistral_jobs_async.watcher import WatchConfig, Watcher, WatchStats
 from mistral_jobs_async.watcher._engine import id_list
-from mistral_jobs_async.watcher._events import J, JobVanished, Transition
+from mistral_jobs_async.watcher._events import (
+    CheckpointReported,
+    J,
+    JobVanished,
+    Transition,
+    WatchEvent,
+)
 from mistral_jobs_async.watcher._fanout import EventStream, Fanout
 from mistral_jobs_async.watcher._state import SavedJob, encode_state
 
@@ -90,6 +96,10 @@ class SharedWatcher(Generic[J]):
         self._ids: set[str] = set()
         self._status: dict[str, str] = {}
         self._ended: set[str] = set()
+        self._given: dict[str, set[str]] = {}  # the statuses given to subscribers, per job
+        self._last_step: dict[str, int] = {}
+        #: Since when (event loop time) this process cannot read from Redis, or None.
+        self.redis_down_since: float | None = None
         self._interest_changed = anyio.Event()
         self._group: TaskGroup | None = None
         self._fatal: BaseException | None = None
@@ -185,13 +195,15 @@ class SharedWatcher(Generic[J]):
             # Read from here on: a new process starts at the stream's end, and from then on
             # never from "now" (a reader that was away reads what came meanwhile).
             entry_id, fields = last[0]
-            self._last_id = _text(entry_id)
+            self._last_id = text(entry_id)
             self._last_seq = int(fields[b"seq"])
         self._group = anyio.create_task_group()
         await self._group.__aenter__()
         self._group.start_soon(self._keep_interest)
         self._group.start_soon(self._read)
         self._group.start_soon(self._elect)
+        if self.sharing.fallback_after is not None:
+            self._group.start_soon(follow_locally_when_redis_is_away, self)
         return self
 
     async def __aexit__(
@@ -225,7 +237,9 @@ class SharedWatcher(Generic[J]):
 
     # --- background work -----------------------------------------------------------------------
 
-    async def _forever(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
+    async def _forever(
+        self, what: str, step: Callable[[], Awaitable[None]], *, health: bool = False
+    ) -> None:
         """Run ``step`` again and again; a lost Redis is said once in the log and waited out.
 
         While Redis is away nothing is published or delivered, and the lease lapses; when it
@@ -241,11 +255,15 @@ class SharedWatcher(Generic[J]):
             except (RedisError, OSError) as exc:  # noqa: PERF203 (a loop that must survive)
                 if not down:
                     logger.warning("Redis lost (%s): %s stops until it is back", exc, what)
+                    if health:
+                        self.redis_down_since = anyio.current_time()
                 down = True
                 await anyio.sleep(1.0)
             else:
                 if down:
                     logger.warning("Redis is back: %s goes on", what)
+                    if health:
+                        self.redis_down_since = None
                 down = False
 
     async def _keep_interest(self) -> None:
@@ -290,9 +308,9 @@ class SharedWatcher(Generic[J]):
             )
             for _, entries in answer or ():
                 for entry_id, fields in entries:
-                    await self._deliver(_text(entry_id), int(fields[b"seq"]), fields[b"event"])
+                    await self._deliver(text(entry_id), int(fields[b"seq"]), fields[b"event"])
 
-        await self._forever("reading the shared events", step)
+        await self._forever("reading the shared events", step, health=True)
 
     async def _deliver(self, entry_id: str, seq: int, raw: bytes) -> None:
         if self._last_seq is not None and seq > self._last_seq + 1:
@@ -304,15 +322,35 @@ class SharedWatcher(Generic[J]):
                 lost, self.sharing.stream_maxlen,
             )  # fmt: skip
         self._last_id, self._last_seq = entry_id, seq
-        event = self._wire.decode(raw)
-        if event.job_id not in self._ids:
+        await self.hand_over(self._wire.decode(raw))
+
+    async def hand_over(self, event: WatchEvent[J]) -> None:
+        """Give an event to this process's subscribers, unless it was given already.
+
+        Events come from the stream, or from the local fallback while Redis was away; a leader
+        that resumes after an outage publishes again what a fallback already delivered here.
+        A job's statuses come once each in its life, so a status given before is skipped
+        (and a checkpoint at a step given before).
+        """
+        job_id = event.job_id
+        if job_id not in self._ids:
             return  # another process's job
         if isinstance(event, Transition):
-            self._status[event.job_id] = event.status
+            given = self._given.setdefault(job_id, set())
+            if event.status in given:
+                return
+            given.add(event.status)
+            self._status[job_id] = event.status
             if event.terminal:
-                self._ended.add(event.job_id)
+                self._ended.add(job_id)
         elif isinstance(event, JobVanished):
-            self._ended.add(event.job_id)
+            if job_id in self._ended:
+                return
+            self._ended.add(job_id)
+        elif isinstance(event, CheckpointReported):
+            if event.step <= self._last_step.get(job_id, -1):
+                return
+            self._last_step[job_id] = event.step
         await self._fanout.emit(event)
 
     async def _elect(self) -> None:
@@ -325,7 +363,7 @@ class SharedWatcher(Generic[J]):
                 keys=[self.keys.lease, self.keys.fence], args=[self.process_id, ttl_ms]
             )
             if token is not None:
-                self.leading = _text(token)
+                self.leading = text(token)
                 logger.info("leading %s (lease %s)", self.keys.prefix, self.leading)
                 try:
                     await lead(self, self._redis, self.leading)
@@ -335,33 +373,3 @@ class SharedWatcher(Generic[J]):
             await anyio.sleep(self.sharing.lease_ttl / 3 * random.uniform(0.8, 1.2))
 
         await self._forever("taking the lead", step)
-
-
-async def connect(redis: Redis | str) -> Any:
-    """A connected client: a URL is opened (and checked); a client is checked."""
-    from redis.asyncio import Redis  # noqa: PLC0415 (the redis extra)
-    from redis.exceptions import RedisError  # noqa: PLC0415
-
-    client = Redis.from_url(redis) if isinstance(redis, str) else redis
-    try:
-        with anyio.fail_after(5):
-            await client.ping()
-    except (RedisError, OSError, TimeoutError) as exc:
-        where = _without_password(redis) if isinstance(redis, str) else "the given client"
-        raise ConfigurationError(f"Redis is unreachable at {where}: {exc}") from None
-    return client
-
-
-def _without_password(url: str) -> str:
-    """The URL to show in a message: a password in it (``redis://:secret@host``) is masked."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
