@@ -62,7 +62,7 @@ from mistral_jobs_async import (
 from mistral_jobs_async._validation import check_id
 
 if TYPE_CHECKING:
-    from mistral_jobs_async.sharing import SharingConfig
+    from mistral_jobs_async.sharing import RedisBudget, SharingConfig
 from mistral_jobs_async.watcher import (
     CheckpointReported,
     JobVanished,
@@ -145,6 +145,7 @@ def mistral_lifespan(
     config: WatchConfig | None = None,
     redis_url: str | None = None,
     sharing: SharingConfig | None = None,
+    budget: RedisBudget | None = None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """A FastAPI ``lifespan``: one client and one watcher per API for the app's whole life.
 
@@ -155,12 +156,17 @@ def mistral_lifespan(
     on that Redis (and ``sharing.namespace``) follows its jobs through one leader that polls
     for all of them, so N workers cost the API what one does and every SSE stream sees every
     event, whichever worker polls. ``sharing`` defaults to ``SharingConfig(progress=True)``
-    (checkpoints for the SSE streams).
+    (checkpoints for the SSE streams). ``budget`` is a ``RedisBudget`` the ``client`` factory
+    also gave its client (``client=lambda: AsyncClient(budget=budget)``): the lifespan opens
+    it before the client is used and closes it after, so every worker's requests share one
+    rate and a 429 pauses them all.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            if budget is not None:
+                await stack.enter_async_context(budget)
             jobs_client = await stack.enter_async_context(client())
             watchers: dict[Api, Any]
             if redis_url is None:

@@ -13,10 +13,15 @@ from typing import Any
 import aiohttp
 import anyio
 import pytest
+from fastapi import FastAPI
+from redis.asyncio import Redis
 
-from mistral_jobs_async.emulator import Emulator
+from mistral_jobs_async import AsyncClient
+from mistral_jobs_async.emulator import Emulator, Fault
+from mistral_jobs_async.fastapi import ClientDep, install_error_handlers, mistral_lifespan
+from mistral_jobs_async.sharing import RedisBudget
 
-from ._uvicorn import read_sse
+from ._uvicorn import read_sse, serving
 from .conftest import KEY_A
 
 pytestmark = pytest.mark.anyio
@@ -106,3 +111,32 @@ async def _serve_and_check(base: str, emu: Emulator) -> None:
     assert len(polling) == 1, workers  # one poller for three workers
     polls = sum(emu.request_count("GET", route) for route in POLLS)
     assert polls <= polling[0]["requests"], (polls, workers)  # all of them its own
+
+
+@pytest.mark.mistral_emulator(seed=13, speed=0.0)
+@pytest.mark.timeout(60)
+async def test_the_lifespan_opens_the_shared_budget(emu: Emulator, redis_url: str) -> None:
+    """A RedisBudget handed to mistral_lifespan is open for the app's client: a 429 the app
+    meets pauses every process sharing the budget (the pause is in Redis)."""
+    namespace = f"test-{uuid.uuid4().hex[:8]}"
+    budget = RedisBudget(redis_url, requests_per_second=50, namespace=namespace)
+    app = FastAPI(
+        lifespan=mistral_lifespan(
+            client=lambda: AsyncClient(KEY_A, base_url=emu.url, max_retries=0, budget=budget),
+            redis_url=redis_url,
+            budget=budget,
+        )
+    )
+    install_error_handlers(app)
+
+    @app.get("/total")
+    async def total(client: ClientDep) -> int:
+        return (await client.fine_tuning.jobs.list()).total
+
+    emu.inject(Fault.http(429, retry_after=30, times=1, method="GET"))
+    with serving(app) as base:
+        async with aiohttp.ClientSession() as session, session.get(f"{base}/total") as answer:
+            assert answer.status == 429
+    async with Redis.from_url(redis_url) as redis:
+        paused_ms = await redis.pttl(f"{namespace}:budget:paused")
+    assert paused_ms > 20_000  # every process now waits out the 30 s Retry-After
