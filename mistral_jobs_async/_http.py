@@ -18,6 +18,7 @@ against, beyond the happy path:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Mapping
@@ -154,6 +155,9 @@ class HttpClient:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_date: tuple[str, float] | None = None
         self.closed = False
+        #: Who this client is to the service, as a hash of its URL and key (never the key):
+        #: what tells organisations apart where processes share state (Redis keys).
+        self.identity = hashlib.sha256(f"{self.base_url}\n{api_key}".encode()).hexdigest()[:16]
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self.closed:

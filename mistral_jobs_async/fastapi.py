@@ -27,10 +27,11 @@ cost the API what 10 jobs cost. When the last subscriber of a job leaves, its po
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -168,6 +169,11 @@ def mistral_lifespan(
             if budget is not None:
                 await stack.enter_async_context(budget)
             jobs_client = await stack.enter_async_context(client())
+            if budget is not None and jobs_client._http.budget is not budget:
+                raise ConfigurationError(
+                    "mistral_lifespan(budget=...) is not the client's budget: build the client "
+                    "with it too, e.g. client=lambda: AsyncClient(budget=budget)"
+                )
             watchers: dict[Api, Any]
             if redis_url is None:
                 watchers = {
@@ -239,7 +245,9 @@ def _payload(event: WatchEvent[Any]) -> tuple[str, dict[str, Any]]:
     if isinstance(event, JobVanished):
         return "vanished", {"job_id": event.job_id, "last_status": event.last_status}
     if isinstance(event, PollFailed):
-        return "poll_failed", {"job_id": event.job_id, "error": str(event.error)}
+        # What a browser may read: the short reason, not the upstream URL in the message.
+        _, answer, _ = _answer(event.error)
+        return "poll_failed", {"job_id": event.job_id, **answer}
     if isinstance(event, CheckpointReported):
         return "checkpoint", {
             "job_id": event.job_id,
@@ -271,8 +279,10 @@ def job_events(
 
     async def stream() -> AsyncIterator[bytes]:
         try:
-            async for chunk in _job_stream(jobs, job_id, api, progress):
-                yield chunk
+            # Closed here, not by the garbage collector, when the browser goes away.
+            async with contextlib.aclosing(_job_stream(jobs, job_id, api, progress)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
         except MistralJobsError as exc:
             status, body, _ = _answer(exc)
             yield _sse("error", {"job_id": job_id, "status_code": status, **body})
@@ -283,7 +293,7 @@ def job_events(
 
 async def _job_stream(
     jobs: MistralJobs, job_id: str, api: Api, progress: bool
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     watcher = jobs.watchers[api]
     async with jobs.subscribe(job_id, api, progress=progress) as events:
         known = await watcher.known_status(job_id)

@@ -118,7 +118,9 @@ async def test_fifty_browsers_on_ten_jobs_share_one_watcher(
     polls = emu.request_count("GET", "/v1/fine_tuning/jobs") + emu.request_count(
         "GET", "/v1/fine_tuning/jobs/{job_id}"
     )
-    assert polls == watcher.stats.requests  # every poll came from the one shared watcher
+    # Every poll came from the one shared watcher (a poll still in flight as the last stream
+    # ends is counted by the watcher before the emulator has it).
+    assert polls <= watcher.stats.requests <= polls + CONFIG.max_in_flight
     assert polls < 10 * watcher.stats.cycles + 1
 
 

@@ -34,6 +34,8 @@ class JobsResource(Generic[J]):
     """The operations every job API has, and the watching built on them."""
 
     _collection: str
+    #: The API's name where one is needed (Redis keys): ``fine_tuning`` or ``forge``.
+    _api: str
     _job_type: type[J]
     _decoder: msgspec.json.Decoder[J]
     _list_decoder: msgspec.json.Decoder[ListAnswer[J]]

@@ -94,6 +94,7 @@ class FineTuningJobs(JobsResource[FineTuningJob]):
     """The fine-tuning jobs of the client's organisation."""
 
     _collection = _PATH
+    _api = "fine_tuning"
     _job_type = FineTuningJob
     _decoder = _job
     _list_decoder = _job_list

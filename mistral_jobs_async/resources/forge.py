@@ -37,6 +37,7 @@ class ForgeJobs(JobsResource[TrainingJob]):
     """The Forge training jobs of the client's organisation."""
 
     _collection = _PATH
+    _api = "forge"
     _job_type = TrainingJob
     _decoder = _job
     _list_decoder = _job_list

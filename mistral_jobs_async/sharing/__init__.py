@@ -9,7 +9,8 @@ Installed with the ``redis`` extra (``pip install 'mistral-jobs-async[redis]'``)
 
 Modules: ``_settings`` (keys and timings), ``_scripts`` (the Lua that makes each step
 atomic), ``_wire`` (events as stream entries), ``_leader`` (what the lease holder does) and
-``_shared`` (``SharedWatcher``: interest, the stream reader, the election) and ``_budget``
+``_shared`` (``SharedWatcher``: interest, the stream reader, the election), ``_fallback``
+(a local watcher while Redis is away), ``_connection`` (opening Redis) and ``_budget``
 (``RedisBudget``: one request rate for every process).
 """
 

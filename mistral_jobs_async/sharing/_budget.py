@@ -9,14 +9,18 @@ rate-limit library because it must also carry the 429 pause and run on Redis's o
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import anyio
+from redis.exceptions import RedisError
 
 from mistral_jobs_async._exceptions import ConfigurationError
 from mistral_jobs_async.sharing._connection import connect
 
 __all__ = ["RedisBudget"]
+
+logger = logging.getLogger("mistral_jobs_async.sharing")
 
 #: KEYS: next-arrival time, pause. ARGV: interval (ms), burst allowance (ms).
 #: 0 if the request may go now (and it is counted), else the milliseconds to wait.
@@ -74,6 +78,7 @@ class RedisBudget:
         #: How often a request had to wait, and how many 429s this process reported.
         self.waits = 0
         self.rate_limits = 0
+        self._down = False
 
     async def __aenter__(self) -> RedisBudget:
         self._redis = await connect(self._redis_arg)
@@ -86,18 +91,38 @@ class RedisBudget:
             await self._redis.aclose()
 
     async def acquire(self) -> None:
-        """Wait for this process's turn in the shared rate (and out any 429 pause)."""
+        """Wait for this process's turn in the shared rate (and out any 429 pause).
+
+        If Redis does not answer, the request goes (said once in the log): a budget that is
+        away must not stop every request of the process, and the server's own 429s still
+        hold the rate.
+        """
         if self._redis is None:
             raise ConfigurationError("enter the RedisBudget (async with) before using it")
         while True:
-            wait_ms = await self._acquire(keys=self._keys, args=[self._interval_ms, self._burst_ms])
+            try:
+                wait_ms = await self._acquire(
+                    keys=self._keys, args=[self._interval_ms, self._burst_ms]
+                )
+            except (RedisError, OSError) as exc:
+                self._away(exc)
+                return
+            self._down = False
             if not wait_ms:
                 return
             self.waits += 1
             await anyio.sleep(int(wait_ms) / 1000)
 
     async def rate_limited(self, retry_after: float | None) -> None:
-        """Pause every process for the 429's Retry-After."""
+        """Pause every process for the 429's Retry-After (if Redis answers)."""
         self.rate_limits += 1
         seconds = retry_after if retry_after is not None else self._pause_without_hint
-        await self._pause(keys=self._keys[1:], args=[max(1, int(seconds * 1000))])
+        try:
+            await self._pause(keys=self._keys[1:], args=[max(1, int(seconds * 1000))])
+        except (RedisError, OSError) as exc:
+            self._away(exc)
+
+    def _away(self, error: BaseException) -> None:
+        if not self._down:
+            logger.warning("the shared request budget is away (%s): requests go unbudgeted", error)
+        self._down = True

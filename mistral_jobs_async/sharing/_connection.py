@@ -21,10 +21,14 @@ async def connect(redis: Redis | str) -> Any:
     from redis.exceptions import RedisError  # noqa: PLC0415
 
     client = Redis.from_url(redis) if isinstance(redis, str) else redis
+    if client.connection_pool.connection_kwargs.get("decode_responses"):
+        raise ConfigurationError("give a Redis client without decode_responses (bytes answers)")
     try:
         with anyio.fail_after(5):
             await client.ping()
     except (RedisError, OSError, TimeoutError) as exc:
+        if isinstance(redis, str):
+            await client.aclose()  # ours, and of no use
         where = _without_password(redis) if isinstance(redis, str) else "the given client"
         raise ConfigurationError(f"Redis is unreachable at {where}: {exc}") from None
     return client

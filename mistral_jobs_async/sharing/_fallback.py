@@ -52,18 +52,21 @@ async def _follow(shared: SharedWatcher[Any], ids: list[str]) -> None:
         config=shared.config, state=encode_state(saved), close_when_done=False
     )
     shared.led.append(watcher)  # its polls are this process's too
-    async with (
-        watcher,
-        watcher.subscribe(progress=shared.sharing.progress) as events,
-        anyio.create_task_group() as group,
-    ):
+    try:
+        async with (
+            watcher,
+            watcher.subscribe(progress=shared.sharing.progress) as events,
+            anyio.create_task_group() as group,
+        ):
 
-        async def until_redis_is_back() -> None:
-            while shared.redis_down_since is not None:
-                watcher.add(sorted(shared._ids - shared._ended))  # jobs added meanwhile
-                await anyio.sleep(_LOOK_EVERY)
-            group.cancel_scope.cancel()
+            async def until_redis_is_back() -> None:
+                while shared.redis_down_since is not None:
+                    watcher.add(sorted(shared._ids - shared._ended))  # jobs added meanwhile
+                    await anyio.sleep(_LOOK_EVERY)
+                group.cancel_scope.cancel()
 
-        group.start_soon(until_redis_is_back)
-        async for event in events:
-            await shared.hand_over(event)
+            group.start_soon(until_redis_is_back)
+            async for event in events:
+                await shared.hand_over(event)
+    finally:
+        shared.retire(watcher)

@@ -37,7 +37,10 @@ async def lead(shared: SharedWatcher[Any], redis: Any, token: str) -> None:
     keys = shared.keys
     publish = redis.register_script(_scripts.PUBLISH)
     release = redis.register_script(_scripts.RELEASE)
-    saved = [_saved.decode(raw) for raw in (await redis.hgetall(keys.state)).values()]
+    saved = []
+    for raw in (await redis.hgetall(keys.state)).values():
+        with contextlib.suppress(msgspec.MsgspecError):  # another version's entry: re-observed
+            saved.append(_saved.decode(raw))
     watcher = shared._resource.watcher(
         config=shared.config, state=encode_state(saved) if saved else None, close_when_done=False
     )
@@ -64,6 +67,7 @@ async def lead(shared: SharedWatcher[Any], redis: Any, token: str) -> None:
                 partial(_publish_all, shared, publish, token, watcher, group.cancel_scope)
             )
     finally:
+        shared.retire(watcher)
         with anyio.move_on_after(2, shield=True), contextlib.suppress(RedisError, OSError):
             await release(keys=[keys.lease], args=[token])  # Redis may be what failed
     if failures:

@@ -49,9 +49,14 @@ class Keys:
     prefix: str
 
     @classmethod
-    def of(cls, namespace: str, api: str) -> Keys:
-        """The keys of ``api``'s watch (``fine_tuning`` or ``forge``) under ``namespace``."""
-        return cls(f"{namespace}:{api}")
+    def of(cls, namespace: str, identity: str, api: str) -> Keys:
+        """The keys of ``api``'s watch (``fine_tuning`` or ``forge``) under ``namespace``.
+
+        ``identity`` (a hash of the service URL and the key, never the key) keeps apart
+        organisations that share a Redis and a namespace. The prefix is one hash tag, so
+        every key of a watch lands in one slot of a Redis Cluster (its scripts touch several).
+        """
+        return cls(f"{{{namespace}:{identity}:{api}}}")
 
     @property
     def lease(self) -> str:

@@ -14,6 +14,7 @@ import anyio
 import msgspec
 from anyio.abc import TaskGroup
 
+from mistral_jobs_async._exceptions import MistralJobsError
 from mistral_jobs_async.sharing import _scripts
 from mistral_jobs_async.sharing._connection import connect, text
 from mistral_jobs_async.sharing._fallback import follow_locally_when_redis_is_away
@@ -89,8 +90,7 @@ class SharedWatcher(Generic[J]):
         self.config = config or WatchConfig()
         self.sharing = sharing or SharingConfig()
         self.process_id = process_id or uuid.uuid4().hex[:12]
-        api = "forge" if jobs._collection.startswith("/forge") else "fine_tuning"
-        self.keys = Keys.of(self.sharing.namespace, api)
+        self.keys = Keys.of(self.sharing.namespace, jobs._http.identity, jobs._api)
         self._wire: Wire[J] = Wire(jobs._job_type)
         self._fanout: Fanout[J] = Fanout()
         self._ids: set[str] = set()
@@ -109,8 +109,10 @@ class SharedWatcher(Generic[J]):
         self.leading: str | None = None
         #: Entries lost to the stream's trimming before this process read them.
         self.gaps = 0
-        #: The watchers this process ran while leading (their ``stats`` count its polls).
+        #: The watchers this process runs now (leading, or following alone while Redis is
+        #: away); those that ended are folded into ``_past`` (their polls count in ``stats``).
         self.led: list[Watcher[J]] = []
+        self._past = WatchStats()
 
     # --- what this process follows -----------------------------------------------------------
 
@@ -126,6 +128,11 @@ class SharedWatcher(Generic[J]):
         gone = set(id_list(job_ids)) & self._ids
         if gone:
             self._ids -= gone
+            for job_id in gone:  # followed again later, a job starts from Redis's state
+                self._status.pop(job_id, None)
+                self._given.pop(job_id, None)
+                self._last_step.pop(job_id, None)
+                self._ended.discard(job_id)
             self._interest_changed.set()
 
     @property
@@ -163,7 +170,7 @@ class SharedWatcher(Generic[J]):
     @property
     def stats(self) -> WatchStats:
         """What this process spent polling for the namespace (only ever while it led)."""
-        total = WatchStats()
+        total = dataclasses.replace(self._past)
         for watcher in self.led:
             for field in dataclasses.fields(WatchStats):
                 name = field.name
@@ -222,6 +229,21 @@ class SharedWatcher(Generic[J]):
                 await self._leave()
         return None
 
+    def retire(self, watcher: Watcher[J]) -> None:
+        """A leader's or fallback's watcher ended: keep its counts, not the watcher."""
+        if watcher in self.led:
+            self.led.remove(watcher)
+            for field in dataclasses.fields(WatchStats):
+                name = field.name
+                setattr(self._past, name, getattr(self._past, name) + getattr(watcher.stats, name))
+
+    def _stop(self, error: MistralJobsError) -> None:
+        """End the shared watch in this process with ``error`` (subscribers get it)."""
+        if self._fatal is None:
+            logger.error("the shared watch %s stopped: %s", self.keys.prefix, error)
+            self._fatal = error
+        self._fanout.close()
+
     async def _leave(self) -> None:
         """Say this process follows nothing any more (if Redis is there to hear it)."""
         from redis.exceptions import RedisError  # noqa: PLC0415 (the redis extra)
@@ -252,7 +274,12 @@ class SharedWatcher(Generic[J]):
         while True:
             try:
                 await step()
-            except (RedisError, OSError) as exc:  # noqa: PERF203 (a loop that must survive)
+            except MistralJobsError as exc:  # noqa: PERF203 (a loop that must survive)
+                # The leader's watcher stopped on a refused key (401/403): polling cannot go on
+                # here, and would fail the same way in every process that took over.
+                self._stop(exc)
+                return
+            except (RedisError, OSError) as exc:
                 if not down:
                     logger.warning("Redis lost (%s): %s stops until it is back", exc, what)
                     if health:
@@ -322,7 +349,12 @@ class SharedWatcher(Generic[J]):
                 lost, self.sharing.stream_maxlen,
             )  # fmt: skip
         self._last_id, self._last_seq = entry_id, seq
-        await self.hand_over(self._wire.decode(raw))
+        try:
+            event = self._wire.decode(raw)
+        except msgspec.MsgspecError as exc:  # written by another version of this package
+            logger.warning("skipped shared event %s that could not be read: %s", entry_id, exc)
+            return
+        await self.hand_over(event)
 
     async def hand_over(self, event: WatchEvent[J]) -> None:
         """Give an event to this process's subscribers, unless it was given already.
@@ -337,7 +369,7 @@ class SharedWatcher(Generic[J]):
             return  # another process's job
         if isinstance(event, Transition):
             given = self._given.setdefault(job_id, set())
-            if event.status in given:
+            if event.status in given or job_id in self._ended:
                 return
             given.add(event.status)
             self._status[job_id] = event.status

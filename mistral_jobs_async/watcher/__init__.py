@@ -23,8 +23,8 @@ How it spends requests (see ``docs/watcher.md`` for the whole story):
 Modules: ``_events`` (what is yielded), ``_config`` (settings and counters), ``_clock`` (the
 time seam and a virtual clock), ``_budget`` (the request budget), ``_state`` (saved state),
 ``_fanout`` (subscribers), ``_observe`` (observations to events, cadence), ``_polling``
-(sweeps and GETs), ``_engine`` (the ``Watcher``: jobs, loop, lifecycle) and ``_session``
-(``watch`` and ``wait``).
+(sweeps and GETs), ``_discovery`` (watching by query), ``_engine`` (the ``Watcher``: jobs,
+loop, lifecycle) and ``_session`` (``watch`` and ``wait``).
 """
 
 from __future__ import annotations

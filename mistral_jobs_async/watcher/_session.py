@@ -44,9 +44,13 @@ class WatchSession(Generic[J]):
 
     async def __aenter__(self) -> Subscription[J]:
         self._subscription = self.watcher.subscribe(progress=self._progress)
-        if self._state_file is not None:
-            self._subscription.keep_state_in(self._state_file)
-        await self.watcher.__aenter__()
+        try:
+            if self._state_file is not None:
+                self._subscription.keep_state_in(self._state_file)
+            await self.watcher.__aenter__()
+        except BaseException:
+            await self._subscription.aclose()  # and the state file with it
+            raise
         return self._subscription
 
     async def __aexit__(
