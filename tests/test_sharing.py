@@ -17,7 +17,7 @@ import pytest
 from anyio.abc import Process
 
 from mistral_jobs_async import AsyncClient, ConfigurationError, RetryPolicy
-from mistral_jobs_async.emulator import Emulator
+from mistral_jobs_async.emulator import Emulator, Fault
 from mistral_jobs_async.sharing import SharedWatcher, SharingConfig
 from mistral_jobs_async.watcher import Transition, WatchConfig
 
@@ -461,3 +461,42 @@ async def test_while_redis_is_away_each_process_follows_its_jobs_itself(
     for job_id in ids:
         history = _history(emu, job_id)
         assert seen[job_id] == history[history.index(seen[job_id][0]) :], (seen[job_id], history)
+
+
+@pytest.mark.mistral_emulator(seed=3, speed=0.0)
+@pytest.mark.timeout(30)
+async def test_a_refused_key_ends_the_shared_watch_in_every_process(
+    emu: Emulator, redis_url: str
+) -> None:
+    """A 401 to the leader's polls ends its subscribers with AuthenticationError; the process
+    that takes over meets it too: no process goes on polling, none hangs."""
+    from mistral_jobs_async import AuthenticationError
+
+    sharing = _sharing(lease_ttl=1.0)
+    async with (
+        AsyncClient(KEY_A, base_url=emu.url) as one,
+        AsyncClient(KEY_A, base_url=emu.url) as two,
+    ):
+        ids = await _jobs(one, 3)
+        emu.inject(Fault.http(401, method="GET"))
+        errors: list[BaseException] = []
+
+        async def follow(member: SharedWatcher[Any]) -> None:
+            member.add(ids)
+            async with member.subscribe() as events:
+                try:
+                    async for _ in events:
+                        pass
+                except AuthenticationError as exc:
+                    errors.append(exc)
+
+        with anyio.fail_after(20):
+            async with (
+                SharedWatcher(one.fine_tuning.jobs, redis_url, config=CONFIG, sharing=sharing) as a,
+                SharedWatcher(two.fine_tuning.jobs, redis_url, config=CONFIG, sharing=sharing) as b,
+                anyio.create_task_group() as group,
+            ):
+                group.start_soon(follow, a)
+                group.start_soon(follow, b)
+    assert len(errors) == 2
+    assert KEY_A not in str(errors)

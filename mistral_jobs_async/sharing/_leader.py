@@ -12,6 +12,7 @@ import anyio
 import msgspec
 from redis.exceptions import RedisError
 
+from mistral_jobs_async._exceptions import MistralJobsError
 from mistral_jobs_async.sharing import _scripts
 from mistral_jobs_async.watcher._state import SavedJob, encode_state, saved_of
 
@@ -45,9 +46,9 @@ async def lead(shared: SharedWatcher[Any], redis: Any, token: str) -> None:
         config=shared.config, state=encode_state(saved) if saved else None, close_when_done=False
     )
     shared.led.append(watcher)
-    # A lost Redis in any of the leader's tasks ends the leadership: each task hands its error
-    # here and cancels the rest, and it is raised once, bare (not in an exception group), for
-    # the election loop to wait out.
+    # A lost Redis (or a refused key) in any of the leader's tasks ends the leadership: each
+    # task hands its error here and cancels the rest, and it is raised once, bare (not in an
+    # exception group), for the election loop to wait out (or to stop on).
     failures: list[BaseException] = []
     try:
         async with watcher, anyio.create_task_group() as group:
@@ -55,7 +56,7 @@ async def lead(shared: SharedWatcher[Any], redis: Any, token: str) -> None:
             async def guarded(step: Callable[[], Awaitable[None]]) -> None:
                 try:
                     await step()
-                except (RedisError, OSError) as exc:
+                except (RedisError, OSError, MistralJobsError) as exc:
                     failures.append(exc)
                     group.cancel_scope.cancel()
 
