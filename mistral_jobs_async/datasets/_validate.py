@@ -1,0 +1,78 @@
+"""Validate a JSONL training file as it streams: one line in memory at a time."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import msgspec
+
+from mistral_jobs_async.datasets._report import Problem, Report
+from mistral_jobs_async.datasets._rules import check_sample
+
+__all__ = ["validate_file", "validate_lines"]
+
+
+def validate_file(path: str | os.PathLike[str], *, max_per_kind: int = 20) -> Report:
+    """Check every line of a JSONL training file; the report of all it found.
+
+    The file is read line by line (bytes), so its size does not matter to memory, except
+    for the duplicate check, which keeps an 8-byte digest per distinct line.
+    """
+    source = Path(path)
+    with source.open("rb") as lines:
+        return validate_lines(lines, name=str(source), max_per_kind=max_per_kind)
+
+
+def validate_lines(
+    lines: Iterable[bytes], *, name: str = "<lines>", max_per_kind: int = 20
+) -> Report:
+    """Check JSONL lines (bytes, as a binary file yields them); the report."""
+    report = Report(name, max_per_kind=max_per_kind)
+    seen: dict[bytes, int] = {}
+    for number, raw in enumerate(lines, start=1):
+        report.lines = number
+        _check_line(report, number, raw.rstrip(b"\r\n"), seen)
+    if len(report.formats) > 1:
+        kinds = ", ".join(sorted(report.formats))
+        report.add(Problem(0, "$", f"one file holds one kind of sample, not {kinds}", "mixed"))
+    return report
+
+
+def _check_line(report: Report, number: int, line: bytes, seen: dict[bytes, int]) -> None:
+    if not line.strip():
+        report.add(Problem(number, "$", "a blank line", "blank_line", "warning"))
+        return
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 (byte {exc.start + 1} of the line)"
+        _bad(report, Problem(number, "$", reason, "utf8"))
+        return
+    try:
+        sample = msgspec.json.decode(line)
+    except msgspec.DecodeError as exc:
+        _bad(report, Problem(number, "$", f"not one JSON value: {exc}", "json"))
+        return
+    digest = hashlib.blake2b(line, digest_size=8).digest()
+    first = seen.setdefault(digest, number)
+    if first != number:
+        report.add(Problem(number, "$", f"the same sample as line {first}", "duplicate", "warning"))
+    findings, facts = check_sample(sample)
+    for finding in findings:
+        report.add(Problem(number, finding.path, finding.reason, finding.kind, finding.severity))
+    if any(f.severity == "error" for f in findings) or facts is None:
+        report.bad_lines += 1
+        return
+    report.samples += 1
+    report.formats[facts.format] += 1
+    report.roles.update(facts.roles)
+    report.tool_calls += facts.tool_calls
+    report.samples_with_tools += facts.has_tools
+
+
+def _bad(report: Report, problem: Problem) -> None:
+    report.add(problem)
+    report.bad_lines += 1

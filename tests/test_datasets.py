@@ -1,0 +1,188 @@
+"""Training data checked locally: every rule of each format, on files the tests write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mistral_jobs_async.datasets import Report, validate_file
+
+
+def chat(*turns: tuple[str, str], **extra: Any) -> dict[str, Any]:
+    return {"messages": [{"role": r, "content": c} for r, c in turns], **extra}
+
+
+GOOD = chat(("user", "What is 2+2?"), ("assistant", "4."))
+CALL = {
+    "tools": [
+        {
+            "type": "function",
+            "function": {
+                "name": "add",
+                "description": "Add two numbers",
+                "parameters": {"type": "object", "properties": {"a": {"type": "number"}}},
+            },
+        }
+    ],
+    "messages": [
+        {"role": "user", "content": "Add 2 and 2"},
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {"id": "abcDEF123", "type": "function",
+                 "function": {"name": "add", "arguments": '{"a": 2, "b": 2}'}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "abcDEF123", "content": "4"},
+        {"role": "assistant", "content": "It is 4."},
+    ],
+}  # fmt: skip
+
+
+def write(path: Path, samples: list[Any]) -> Path:
+    path.write_text("".join(json.dumps(s) + "\n" for s in samples), encoding="utf-8")
+    return path
+
+
+def kinds(report: Report) -> list[tuple[int, str, str]]:
+    return [(p.line, p.path, p.kind) for p in report.problems]
+
+
+def test_a_good_chat_and_function_calling_file_passes(tmp_path: Path) -> None:
+    """Valid chat and function-calling samples: no problem, and a summary of what they hold."""
+    report = validate_file(write(tmp_path / "ok.jsonl", [GOOD, CALL, GOOD | {"x": 1}]))
+    assert report.ok, report.problems
+    assert report.summary()["valid_samples"] == 3
+    assert report.roles == {"user": 3, "assistant": 4, "tool": 1}
+    assert report.tool_calls == 1
+    assert report.samples_with_tools == 1
+
+
+@pytest.mark.parametrize(
+    ("sample", "path", "kind"),
+    [
+        (chat(("user", "hi")), "$.messages[0].role", "last_message"),
+        (chat(("assistant", "hi"), ("assistant", "x")), "$.messages[0].role", "order"),
+        (chat(("robot", "hi"), ("assistant", "x")), "$.messages[0].role", "role"),
+        (chat(("user", "  "), ("assistant", "x")), "$.messages[0].content", "empty_content"),
+        (chat(("user", "hi"), ("assistant", "")), "$.messages[1].content", "empty_content"),
+        ({"messages": []}, "$.messages", "messages"),
+        ({"prompt": "x"}, "$", "unknown_format"),
+        ([1, 2], "$", "not_object"),
+        ({"text": ""}, "$.text", "empty_content"),
+        ({"text": "a", "labels": {"topic": ""}}, "$.labels.topic", "labels"),
+        ({"text": "a", "labels": []}, "$.labels", "labels"),
+    ],
+)
+def test_each_rule_is_reported_with_its_path(
+    tmp_path: Path, sample: Any, path: str, kind: str
+) -> None:
+    """A broken sample is reported at its line, with the field's path and the rule's kind."""
+    report = validate_file(write(tmp_path / "bad.jsonl", [GOOD, sample]))
+    assert not report.ok
+    assert (2, path, kind) in kinds(report), report.problems
+    assert report.bad_lines == 1
+    assert report.samples == 1
+
+
+def _call(**changes: Any) -> dict[str, Any]:
+    sample: dict[str, Any] = json.loads(json.dumps(CALL))
+    for dotted, value in changes.items():
+        target = sample
+        *parts, last = dotted.split("__")
+        for part in parts:
+            target = target[int(part)] if part.isdigit() else target[part]
+        if value is None:
+            del target[int(last) if last.isdigit() else last]
+        else:
+            target[int(last) if last.isdigit() else last] = value
+    return sample
+
+
+@pytest.mark.parametrize(
+    ("sample", "path", "kind"),
+    [
+        (_call(messages__1__content="and text"), "$.messages[1]", "content"),
+        (_call(messages__1__tool_calls__0__id="short"), "$.messages[1].tool_calls[0].id",
+         "tool_call_id"),
+        (_call(messages__2__tool_call_id="zzzzzzzzz"), "$.messages[2].tool_call_id",
+         "unpaired_tool_call"),
+        (_call(messages__1__tool_calls__0__function__name="sub"),
+         "$.messages[1].tool_calls[0].function.name", "unknown_tool"),
+        (_call(messages__1__tool_calls__0__function__name="bad name!"),
+         "$.messages[1].tool_calls[0].function.name", "name"),
+        (_call(tools__0__function__parameters={"type": "string"}),
+         "$.tools[0].function.parameters", "tools"),
+        (_call(messages__3__weight=2), "$.messages[3].weight", "weight"),
+        (_call(messages__0__weight=1), "$.messages[0].weight", "weight"),
+        (_call(messages__2=None), "$.messages[1].tool_calls", "unpaired_tool_call"),
+    ],
+)  # fmt: skip
+def test_function_calling_rules(tmp_path: Path, sample: Any, path: str, kind: str) -> None:
+    """Tool calls: content or calls, ids of 9 letters or digits, results paired with calls,
+    names among the sample's tools, JSON-Schema object parameters, weights 0 or 1."""
+    report = validate_file(write(tmp_path / "calls.jsonl", [sample]))
+    assert (1, path, kind) in kinds(report), report.problems
+
+
+def test_a_bad_line_deep_in_a_large_file_is_found_by_number(tmp_path: Path) -> None:
+    """A broken sample at line 100,000 is reported there, and only there."""
+    path = tmp_path / "big.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        for n in range(1, 100_001):
+            sample = chat(("user", "q"), ("assistant", "no")) if n == 100_000 else GOOD
+            if n == 100_000:
+                sample["messages"].pop()
+            else:
+                sample = chat(("user", f"question {n}"), ("assistant", "answer"))
+            out.write(json.dumps(sample) + "\n")
+    report = validate_file(path)
+    assert report.lines == 100_000
+    assert kinds(report) == [(100_000, "$.messages[0].role", "last_message")]
+    assert report.samples == 99_999
+
+
+def test_invalid_utf8_and_a_truncated_last_line(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 and a last line cut short are each reported at their line."""
+    good = json.dumps(GOOD).encode()
+    other = json.dumps(chat(("user", "other"), ("assistant", "yes"))).encode()
+    path = tmp_path / "broken.jsonl"
+    path.write_bytes(
+        good + b"\n" + good.replace(b"4.", b"\xff\xfe") + b"\n" + other + b"\n" + good[:30]
+    )
+    report = validate_file(path)
+    assert [(p.line, p.kind) for p in report.problems] == [(2, "utf8"), (4, "json")]
+    assert report.samples == 2
+
+
+def test_problems_are_capped_per_kind_with_a_count_of_the_rest(tmp_path: Path) -> None:
+    """50 lines with the same problem: 20 kept, all 50 counted, 30 said to be left out."""
+    samples = [chat(("user", f"question {n}")) for n in range(50)]
+    report = validate_file(write(tmp_path / "many.jsonl", samples))
+    assert len(report.problems) == 20
+    assert report.counts["last_message"] == 50
+    assert report.left_out() == {"last_message": 30}
+    assert report.errors == 50
+
+
+def test_blank_lines_and_duplicates_are_warnings(tmp_path: Path) -> None:
+    """A blank line and a repeated sample are warned about; the file stays valid."""
+    path = tmp_path / "warn.jsonl"
+    line = json.dumps(GOOD)
+    path.write_text(f"{line}\n\n{line}\n", encoding="utf-8")
+    report = validate_file(path)
+    assert report.ok
+    assert [(p.line, p.kind, p.severity) for p in report.problems] == [
+        (2, "blank_line", "warning"),
+        (3, "duplicate", "warning"),
+    ]
+
+
+def test_one_file_holds_one_kind_of_sample(tmp_path: Path) -> None:
+    """Chat and text samples mixed in one file are a file-level error."""
+    report = validate_file(write(tmp_path / "mixed.jsonl", [GOOD, {"text": "plain"}]))
+    assert (0, "$", "mixed") in kinds(report)
+    assert "file: $: one file holds one kind of sample" in str(report.problems[-1])
