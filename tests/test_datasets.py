@@ -89,16 +89,18 @@ def test_each_rule_is_reported_with_its_path(
 
 
 def _call(**changes: Any) -> dict[str, Any]:
+    """CALL with changes: ``messages__1__content="x"`` sets a field, ``None`` deletes it."""
     sample: dict[str, Any] = json.loads(json.dumps(CALL))
     for dotted, value in changes.items():
-        target = sample
+        target: Any = sample
         *parts, last = dotted.split("__")
         for part in parts:
             target = target[int(part)] if part.isdigit() else target[part]
+        key: Any = int(last) if last.isdigit() else last
         if value is None:
-            del target[int(last) if last.isdigit() else last]
+            del target[key]
         else:
-            target[int(last) if last.isdigit() else last] = value
+            target[key] = value
     return sample
 
 
