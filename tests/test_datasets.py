@@ -141,7 +141,7 @@ def test_a_bad_line_deep_in_a_large_file_is_found_by_number(tmp_path: Path) -> N
             else:
                 sample = chat(("user", f"question {n}"), ("assistant", "answer"))
             out.write(json.dumps(sample) + "\n")
-    report = validate_file(path)
+    report = validate_file(path, tokens=False)  # the rules alone (tokenizing is timed apart)
     assert report.lines == 100_000
     assert kinds(report) == [(100_000, "$.messages[0].role", "last_message")]
     assert report.samples == 99_999
@@ -188,3 +188,69 @@ def test_one_file_holds_one_kind_of_sample(tmp_path: Path) -> None:
     report = validate_file(write(tmp_path / "mixed.jsonl", [GOOD, {"text": "plain"}]))
     assert (0, "$", "mixed") in kinds(report)
     assert "file: $: one file holds one kind of sample" in str(report.problems[-1])
+
+
+def test_token_counts_are_mistral_commons_own(tmp_path: Path) -> None:
+    """The counts equal mistral-common's encoding of the same samples, with the tokenizer of
+    the model named; the summary gives min, median, p95, max and a cost estimate."""
+    import mistral_common
+    from mistral_common.protocol.instruct.messages import FinetuningMessage
+    from mistral_common.protocol.instruct.request import ChatCompletionRequest
+    from mistral_common.protocol.instruct.validator import ValidationMode
+    from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
+
+    samples = [GOOD, CALL, chat(("user", "A longer question " * 20), ("assistant", "ok"))]
+    report = validate_file(
+        write(tmp_path / "t.jsonl", samples), model="open-mistral-7b", price_per_million=2.0,
+        epochs=3,
+    )  # fmt: skip
+    assert report.ok, report.problems
+    data = Path(mistral_common.__file__).parent / "data"
+    mode: Any = ValidationMode.finetuning  # typed as its auto() value by mistral-common
+    tokenizer = MistralTokenizer.from_file(
+        str(data / "mistral_instruct_tokenizer_240323.model.v3"), mode=mode
+    )
+    expected = [
+        len(tokenizer.encode_chat_completion(ChatCompletionRequest[FinetuningMessage](**s)).tokens)
+        for s in samples
+    ]
+    assert list(report.tokens) == expected
+    summary = report.token_summary()
+    assert summary["exact"] is True
+    assert summary["total"] == sum(expected)
+    assert (summary["min"], summary["max"]) == (min(expected), max(expected))
+    assert summary["estimated_cost"] == round(sum(expected) * 3 * 2.0 / 1_000_000, 4)
+    assert summary["over_context"] == 0
+
+
+def test_mistral_commons_own_validation_adds_what_the_rules_miss(tmp_path: Path) -> None:
+    """A sample the structural rules let through but Mistral's validation refuses (a system
+    message after the assistant's) is reported, with Mistral's reason."""
+    sample = chat(("user", "a"), ("assistant", "b"), ("system", "c"), ("assistant", "d"))
+    report = validate_file(write(tmp_path / "m.jsonl", [sample]), model="open-mistral-nemo")
+    assert [(p.line, p.kind) for p in report.problems] == [(1, "mistral_common")]
+    assert "system" in report.problems[0].reason
+
+
+def test_an_unknown_model_falls_back_with_a_warning(tmp_path: Path) -> None:
+    """A model the table does not know is counted with the newest tokenizer, with a warning."""
+    report = validate_file(write(tmp_path / "u.jsonl", [GOOD]), model="brand-new-model")
+    assert report.ok
+    assert [(p.kind, p.severity) for p in report.problems] == [("unknown_model", "warning")]
+    assert report.tokenizer == "tekken_240718.json"
+
+
+def test_without_the_data_extra_counts_are_estimates(tmp_path: Path) -> None:
+    """Without mistral-common the rules still run, and the counts say they are estimates."""
+    import subprocess
+    import sys
+
+    path = write(tmp_path / "e.jsonl", [GOOD, chat(("user", "x"))])
+    code = (
+        "import json, sys; sys.modules['mistral_common'] = None\n"
+        "from mistral_jobs_async.datasets import validate_file\n"
+        f"report = validate_file({str(path)!r})\n"
+        "print(json.dumps([report.token_summary()['exact'], report.samples, report.errors]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == [False, 1, 1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -42,6 +44,15 @@ class Report:
     roles: Counter[str] = field(default_factory=Counter)
     tool_calls: int = 0
     samples_with_tools: int = 0
+    #: Each valid sample's tokens (4 bytes each, in file order).
+    tokens: array[int] = field(default_factory=lambda: array("I"))
+    #: Whether the counts are Mistral's tokenizer's (else estimates: the ``data`` extra).
+    exact_tokens: bool = False
+    tokenizer: str = ""
+    context_length: int = 0
+    #: A price per million training tokens, and the epochs, for a cost estimate.
+    price_per_million: float | None = None
+    epochs: float = 1.0
 
     @property
     def ok(self) -> bool:
@@ -77,8 +88,31 @@ class Report:
             "roles": dict(sorted(self.roles.items())),
             "tool_calls": self.tool_calls,
             "samples_with_tools": self.samples_with_tools,
+            "tokens": self.token_summary(),
         }
+
+    def token_summary(self) -> dict[str, Any]:
+        """Tokens in total and per sample (min, median, p95, max), and samples over the context.
+
+        With a price, a cost estimate too: an estimate, the job's ``metadata`` being the truth.
+        """
+        counts = sorted(self.tokens)
+        total = sum(counts)
+        summary: dict[str, Any] = {
+            "exact": self.exact_tokens,
+            "tokenizer": self.tokenizer,
+            "total": total,
+            "over_context": sum(1 for n in counts if n > self.context_length),
+            "context_length": self.context_length,
+        }
+        if counts:
+            p95 = counts[min(len(counts) - 1, int(len(counts) * 0.95))]
+            summary.update(min=counts[0], median=statistics.median(counts), p95=p95, max=counts[-1])
+        if self.price_per_million is not None:
+            cost = total * self.epochs * self.price_per_million / 1_000_000
+            summary["estimated_cost"] = round(cost, 4)
+        return summary
 
 
 #: Kinds reported as warnings (they do not fail a file).
-_WARNING_KINDS = frozenset({"blank_line", "duplicate"})
+_WARNING_KINDS = frozenset({"blank_line", "duplicate", "unknown_model"})

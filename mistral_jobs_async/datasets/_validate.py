@@ -11,37 +11,73 @@ import msgspec
 
 from mistral_jobs_async.datasets._report import Problem, Report
 from mistral_jobs_async.datasets._rules import check_sample
+from mistral_jobs_async.datasets._tokens import TokenCounter
 
 __all__ = ["validate_file", "validate_lines"]
 
 
-def validate_file(path: str | os.PathLike[str], *, max_per_kind: int = 20) -> Report:
+def validate_file(
+    path: str | os.PathLike[str],
+    *,
+    model: str | None = None,
+    tokens: bool = True,
+    price_per_million: float | None = None,
+    epochs: float = 1.0,
+    max_per_kind: int = 20,
+) -> Report:
     """Check every line of a JSONL training file; the report of all it found.
 
-    The file is read line by line (bytes), so its size does not matter to memory, except
-    for the duplicate check, which keeps an 8-byte digest per distinct line.
+    With ``tokens`` (the default), each valid sample is also checked and counted by Mistral's
+    own tokenizer for ``model`` (the ``data`` extra; without it, counts are estimates and the
+    report says so). The file is read line by line (bytes), so its size does not matter to
+    memory, except for the duplicate check (an 8-byte digest per distinct line) and the
+    per-sample counts (4 bytes each).
     """
     source = Path(path)
     with source.open("rb") as lines:
-        return validate_lines(lines, name=str(source), max_per_kind=max_per_kind)
+        return validate_lines(
+            lines, name=str(source), model=model, tokens=tokens,
+            price_per_million=price_per_million, epochs=epochs, max_per_kind=max_per_kind,
+        )  # fmt: skip
 
 
 def validate_lines(
-    lines: Iterable[bytes], *, name: str = "<lines>", max_per_kind: int = 20
+    lines: Iterable[bytes],
+    *,
+    name: str = "<lines>",
+    model: str | None = None,
+    tokens: bool = True,
+    price_per_million: float | None = None,
+    epochs: float = 1.0,
+    max_per_kind: int = 20,
 ) -> Report:
     """Check JSONL lines (bytes, as a binary file yields them); the report."""
     report = Report(name, max_per_kind=max_per_kind)
+    report.price_per_million, report.epochs = price_per_million, epochs
+    counter = TokenCounter(model) if tokens else None
+    if counter is not None:
+        report.exact_tokens = counter.exact
+        report.tokenizer, report.context_length = counter.info.file, counter.info.context
+        if not counter.known_model:
+            reason = f"no tokenizer is known for {model}: counted with {counter.info.file}"
+            report.add(Problem(0, "$", reason, "unknown_model", "warning"))
     seen: dict[bytes, int] = {}
     for number, raw in enumerate(lines, start=1):
         report.lines = number
-        _check_line(report, number, raw.rstrip(b"\r\n"), seen)
+        _check_line(report, number, raw.rstrip(b"\r\n"), seen, counter)
     if len(report.formats) > 1:
         kinds = ", ".join(sorted(report.formats))
         report.add(Problem(0, "$", f"one file holds one kind of sample, not {kinds}", "mixed"))
     return report
 
 
-def _check_line(report: Report, number: int, line: bytes, seen: dict[bytes, int]) -> None:
+def _check_line(
+    report: Report,
+    number: int,
+    line: bytes,
+    seen: dict[bytes, int],
+    counter: TokenCounter | None,
+) -> None:
     if not line.strip():
         report.add(Problem(number, "$", "a blank line", "blank_line", "warning"))
         return
@@ -66,6 +102,14 @@ def _check_line(report: Report, number: int, line: bytes, seen: dict[bytes, int]
     if any(f.severity == "error" for f in findings) or facts is None:
         report.bad_lines += 1
         return
+    if counter is not None:
+        count, refused = counter.count(sample, facts.format)
+        for finding in refused:
+            report.add(Problem(number, finding.path, finding.reason, finding.kind))
+        if refused:
+            report.bad_lines += 1
+            return
+        report.tokens.append(count)
     report.samples += 1
     report.formats[facts.format] += 1
     report.roles.update(facts.roles)
