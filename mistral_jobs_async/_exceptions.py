@@ -16,6 +16,7 @@ Every error the library raises derives from :class:`MistralJobsError`::
     ├── PaginationError              a list walk that stopped making progress
     ├── WaitTimeoutError             ``wait(timeout=...)`` ran out (also a TimeoutError)
     ├── JobEndedError                ``wait(until=...)``: the job ended in another status
+    ├── InvalidTrainingDataError     ``upload(validate=True)``: the file breaks the format's rules
     └── APIStatusError               the server answered with an error status
         ├── BadRequestError          400
         ├── AuthenticationError      401
@@ -43,6 +44,7 @@ __all__ = [
     "EmulatorError",
     "IncompleteResponseError",
     "InvalidRequestError",
+    "InvalidTrainingDataError",
     "JobEndedError",
     "MistralJobsError",
     "NotFoundError",
@@ -154,6 +156,18 @@ class WaitTimeoutError(MistralJobsError, TimeoutError):
         super().__init__(message)
         self.job_id = job_id
         self.last_status = last_status
+
+
+class InvalidTrainingDataError(MistralJobsError, ValueError):
+    """Raised by ``files.upload(path, validate=True)`` when the file has errors (not sent).
+
+    ``report`` is the whole ``mistral_jobs_async.datasets.Report``; the message names the
+    first problems with their line numbers.
+    """
+
+    def __init__(self, message: str, *, report: object) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class JobEndedError(MistralJobsError):

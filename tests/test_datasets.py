@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mistral_jobs_async import AsyncClient, InvalidRequestError, InvalidTrainingDataError
 from mistral_jobs_async.datasets import Report, validate_file
 
 
@@ -254,3 +256,23 @@ def test_without_the_data_extra_counts_are_estimates(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout) == [False, 1, 1]
+
+
+@pytest.mark.anyio
+async def test_upload_with_validate_refuses_a_bad_file_before_sending_it(
+    client: AsyncClient, tmp_path: Path
+) -> None:
+    """upload(validate=True) raises InvalidTrainingDataError with the report and sends
+    nothing; a good file goes up; a stream cannot be validated (it is read once)."""
+    bad = write(tmp_path / "bad.jsonl", [GOOD, chat(("user", "no answer"))])
+    with pytest.raises(InvalidTrainingDataError, match="line 2") as caught:
+        await client.files.upload(bad, validate=True)
+    report = caught.value.report
+    assert isinstance(report, Report)
+    assert report.bad_lines == 1
+    assert (await client.files.list()).total == 0  # nothing was sent
+    good = write(tmp_path / "good.jsonl", [GOOD])
+    uploaded = await client.files.upload(good, validate=True, model="open-mistral-7b")
+    assert uploaded.filename == "good.jsonl"
+    with pytest.raises(InvalidRequestError, match="validation needs a path"):
+        await client.files.upload(io.BytesIO(b"{}"), validate=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+from functools import partial
 from pathlib import Path
 
 import anyio
 import msgspec
 
-from mistral_jobs_async._exceptions import InvalidRequestError
+from mistral_jobs_async._exceptions import InvalidRequestError, InvalidTrainingDataError
 from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._pagination import AsyncPager, fetch_page, list_pages
 from mistral_jobs_async._uploads import BinaryStream, Upload
@@ -47,10 +48,16 @@ class Files:
         *,
         filename: str | None = None,
         purpose: str = "fine-tune",
+        validate: bool = False,
+        model: str | None = None,
     ) -> File:
         """Upload a JSONL file from a path or a binary file object, streamed in chunks.
 
-        The content is never read into memory whole. A path is reopened, and a seekable
+        ``validate=True`` first checks a path's lines against the fine-tuning formats (and,
+        with the ``data`` extra, Mistral's own validation and the tokenizer of ``model``), in
+        a worker thread, and raises ``InvalidTrainingDataError`` with the report instead of
+        uploading a file that would fail validation on the service. The content is never read
+        into memory whole. A path is reopened, and a seekable
         stream rewound, if the upload is retried; a stream that cannot be rewound is sent once.
         Before a retry (or an error that may hide a done upload), the newest files are looked
         through for this one (same name, purpose and size, created since the first attempt).
@@ -62,6 +69,10 @@ class Files:
             if not await anyio.Path(path).is_file():
                 raise InvalidRequestError("file", f"{str(path)!r} is not a readable file")
             name = filename or path.name
+            if validate:
+                await _validate(path, model)
+        elif validate:
+            raise InvalidRequestError("validate", "validation needs a path (a stream is read once)")
         elif _is_text(file):
             raise InvalidRequestError("file", "open the file in binary mode ('rb'), not text mode")
         elif hasattr(file, "read"):
@@ -91,3 +102,16 @@ class Files:
         """Delete a file (jobs that used it are not affected)."""
         path = item_path(_PATH, "file_id", file_id)
         return await self._http.request("DELETE", path, _deleted)
+
+
+async def _validate(path: Path, model: str | None) -> None:
+    """Refuse a file with errors before it is sent (the check runs in a worker thread)."""
+    from mistral_jobs_async.datasets import validate_file  # noqa: PLC0415 (loaded on use)
+
+    report = await anyio.to_thread.run_sync(partial(validate_file, path, model=model))
+    if not report.ok:
+        first = "; ".join(str(p) for p in report.problems if p.severity == "error")[:500]
+        raise InvalidTrainingDataError(
+            f"{path.name} has {report.errors} errors in {report.bad_lines} lines, e.g. {first}",
+            report=report,
+        )
