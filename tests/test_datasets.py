@@ -276,3 +276,31 @@ async def test_upload_with_validate_refuses_a_bad_file_before_sending_it(
     assert uploaded.filename == "good.jsonl"
     with pytest.raises(InvalidRequestError, match="validation needs a path"):
         await client.files.upload(io.BytesIO(b"{}"), validate=True)
+
+
+def test_cli_validate_reports_exits_and_fixes(tmp_path: Path) -> None:
+    """`mistral-jobs files validate` needs no key: it lists each problem by line, exits 1 on
+    errors (0 on warnings alone), gives JSON with --json, and --fix keeps the valid lines."""
+    from mistral_jobs_async._cli import main
+
+    bad = write(tmp_path / "bad.jsonl", [GOOD, chat(("user", "no answer")), CALL])
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["files", "validate", str(bad), "--model", "open-mistral-7b"], stdout=out,
+                stderr=err)  # fmt: skip
+    assert code == 1, err.getvalue()
+    text = out.getvalue()
+    assert "1 errors in 1 lines (2 valid samples of 3 lines)" in text
+    assert "line 2: $.messages[0].role: the last message must be the assistant's" in text
+    assert "tokens: " in text
+    assert "open-mistral-7b" not in err.getvalue()
+    out = io.StringIO()
+    assert main(["files", "validate", str(bad), "--json", "--no-tokens"], stdout=out) == 1
+    record = json.loads(out.getvalue())
+    assert record["bad_lines"] == 1
+    assert record["problems"][0]["line"] == 2
+    fixed = tmp_path / "fixed.jsonl"
+    out = io.StringIO()
+    assert main(["files", "validate", str(bad), "--fix", str(fixed)], stdout=out,
+                stderr=io.StringIO()) == 1  # fmt: skip
+    assert [json.loads(line) for line in fixed.read_text().splitlines()] == [GOOD, CALL]
+    assert main(["files", "validate", str(fixed)], stdout=io.StringIO()) == 0

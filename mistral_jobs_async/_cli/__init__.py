@@ -13,6 +13,7 @@ Modules:
   renderings (JSON lines, live table, plain lines) with the latest training loss, the
   parked-VALIDATED hint, ``--until`` and the closing summary.
 * ``_local``: ``demo`` and ``emulator``, which need no key and no network.
+* ``_data``: ``files validate``, a local check of training files.
 
 The live views themselves (rich, an optional extra) are in ``mistral_jobs_async._live``.
 
@@ -32,6 +33,7 @@ from typing import TextIO
 
 from mistral_jobs_async import MistralJobsError
 from mistral_jobs_async._cli._commands import run_api
+from mistral_jobs_async._cli._data import validate_files
 from mistral_jobs_async._cli._errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -69,6 +71,8 @@ def main(
     out = Output(json=getattr(args, "json", False), stream=stream, errors=errors)
     if args.command == "emulator":
         return emulator(args, out)
+    if args.command == "files" and args.action == "validate":
+        return validate_files(args, out)  # local: no key, no network
     if args.command == "demo" and (problem := check_demo_args(args)):
         out.error(problem, command="mistral-jobs demo")
         return EXIT_USAGE

@@ -43,6 +43,8 @@ examples:
 """
 _FILES_EXAMPLES = """\
 examples:
+  mistral-jobs files validate train.jsonl --model open-mistral-7b   # no key needed
+  mistral-jobs files validate train.jsonl --fix clean.jsonl
   mistral-jobs files upload train.jsonl
   mistral-jobs files list
   mistral-jobs files delete FILE_ID
@@ -209,6 +211,21 @@ def build_parser() -> argparse.ArgumentParser:
             name, help=f"{name} files", epilog=_FILES_EXAMPLES, formatter_class=raw
         )
         sub.add_argument("ids", nargs="+", metavar="FILE_ID")
+    check = file_actions.add_parser(
+        "validate",
+        help="check JSONL training files locally (no key needed); exit 1 if any has errors",
+        description="Check training files with the fine-tuning formats' rules (and, with the "
+        "data extra, Mistral's own validation and tokenizer): every problem with its line, "
+        "then token counts.",
+        epilog=_FILES_EXAMPLES,
+        formatter_class=raw,
+    )
+    check.add_argument("paths", nargs="+", metavar="PATH")
+    check.add_argument("--model", help="count tokens with this model's tokenizer")
+    check.add_argument("--fix", metavar="OUT", help="write the valid lines of PATH to OUT")
+    check.add_argument("--no-tokens", action="store_true", help="the rules only (faster)")
+    check.add_argument("--price-per-million", type=float, help="for a cost estimate")
+    check.add_argument("--epochs", type=float, default=1.0, help="for a cost estimate")
     for sub_parser in file_actions.choices.values():
         sub_parser.add_argument("--json", action="store_true", help="one JSON object per line")
 

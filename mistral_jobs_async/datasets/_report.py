@@ -44,6 +44,8 @@ class Report:
     roles: Counter[str] = field(default_factory=Counter)
     tool_calls: int = 0
     samples_with_tools: int = 0
+    #: The numbers of the lines with an error (what ``--fix`` leaves out).
+    bad_line_numbers: set[int] = field(default_factory=set)
     #: Each valid sample's tokens (4 bytes each, in file order).
     tokens: array[int] = field(default_factory=lambda: array("I"))
     #: Whether the counts are Mistral's tokenizer's (else estimates: the ``data`` extra).

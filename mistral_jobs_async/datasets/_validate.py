@@ -100,14 +100,14 @@ def _check_line(
     for finding in findings:
         report.add(Problem(number, finding.path, finding.reason, finding.kind, finding.severity))
     if any(f.severity == "error" for f in findings) or facts is None:
-        report.bad_lines += 1
+        _bad_line(report, number)
         return
     if counter is not None:
         count, refused = counter.count(sample, facts.format)
         for finding in refused:
             report.add(Problem(number, finding.path, finding.reason, finding.kind))
         if refused:
-            report.bad_lines += 1
+            _bad_line(report, number)
             return
         report.tokens.append(count)
     report.samples += 1
@@ -119,4 +119,9 @@ def _check_line(
 
 def _bad(report: Report, problem: Problem) -> None:
     report.add(problem)
+    _bad_line(report, problem.line)
+
+
+def _bad_line(report: Report, number: int) -> None:
     report.bad_lines += 1
+    report.bad_line_numbers.add(number)
