@@ -11,6 +11,7 @@ import pytest
 
 from mistral_jobs_async import AsyncClient, InvalidRequestError, InvalidTrainingDataError
 from mistral_jobs_async.datasets import Report, validate_file
+from mistral_jobs_async.emulator import Emulator
 
 
 def chat(*turns: tuple[str, str], **extra: Any) -> dict[str, Any]:
@@ -304,3 +305,29 @@ def test_cli_validate_reports_exits_and_fixes(tmp_path: Path) -> None:
                 stderr=io.StringIO()) == 1  # fmt: skip
     assert [json.loads(line) for line in fixed.read_text().splitlines()] == [GOOD, CALL]
     assert main(["files", "validate", str(fixed)], stdout=io.StringIO()) == 0
+
+
+@pytest.mark.anyio
+async def test_the_emulator_refuses_what_the_local_check_refuses(
+    emu: Emulator, client: AsyncClient, tmp_path: Path
+) -> None:
+    """A file the local report fails makes the emulator's job FAILED_VALIDATION with the
+    same first problem (line and field) in its events; one it passes trains."""
+    bad = write(tmp_path / "bad.jsonl", [GOOD, CALL, chat(("user", "no answer"))])
+    local = validate_file(bad, tokens=False)
+    first = next(p for p in local.problems if p.severity == "error")
+    uploaded = await client.files.upload(bad)
+    job = await client.fine_tuning.jobs.create(model="m", training_files=[uploaded.id])
+    emu.advance(120)
+    detailed = await client.fine_tuning.jobs.get(job.id)
+    assert detailed.status == "FAILED_VALIDATION"
+    errors = [e.data.get("error", "") for e in detailed.events or [] if e.data]
+    assert any(f"line {first.line}: {first.path}: {first.reason}" in e for e in errors), errors
+    good = write(tmp_path / "good.jsonl", [GOOD, CALL])
+    assert validate_file(good).ok
+    ok = await client.files.upload(good)
+    trained = await client.fine_tuning.jobs.create(
+        model="m", training_files=[ok.id], auto_start=True
+    )
+    emu.advance(60)
+    assert (await client.fine_tuning.jobs.get(trained.id)).status != "FAILED_VALIDATION"

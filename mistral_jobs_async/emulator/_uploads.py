@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
+
+from mistral_jobs_async.datasets._rules import check_sample
 
 __all__ = ["JsonlChecker"]
 
-_ROLES = frozenset({"system", "user", "assistant", "tool"})
 _line_decoder = msgspec.json.Decoder()
 
 
 class JsonlChecker:
     """Counts bytes and lines of a JSONL file fed in chunks and says whether it can train.
 
-    A line is a valid sample when it is a JSON object with either ``messages`` (a non-empty
-    list of ``{role, content}`` objects with at least one assistant turn: instruct data) or
-    ``text`` and ``labels`` (classifier data). Only the first error is kept. Memory stays
-    bounded by ``max_line`` whatever the file's size.
+    A line is a valid sample when it meets the rules ``mistral_jobs_async.datasets`` checks
+    locally (the same code: a file the local report passes is one the emulator accepts), as
+    chat (instruct) or classifier data. The first error is kept, with its line and field.
+    Memory stays bounded by ``max_line`` whatever the file's size.
     """
 
     def __init__(self, *, max_line: int = 8 * 1024 * 1024) -> None:
@@ -70,26 +69,13 @@ class JsonlChecker:
         except msgspec.DecodeError:
             self._fail(f"line {self.lines} is not valid JSON")
             return
-        kind = _sample_type(sample)
-        if kind is None:
-            self._fail(
-                f"line {self.lines} is not a fine-tuning sample "
-                "(expected 'messages' with an assistant turn, or 'text' and 'labels')"
-            )
+        findings, facts = check_sample(sample)
+        errors = [f for f in findings if f.severity == "error"]
+        if errors or facts is None:
+            first = errors[0] if errors else None
+            reason = f"{first.path}: {first.reason}" if first else "not a sample"
+            self._fail(f"line {self.lines}: {reason}")
+        elif facts.format == "text":
+            self._fail(f"line {self.lines}: plain text samples are not fine-tuning data")
         elif self.sample_type is None:
-            self.sample_type = kind
-
-
-def _sample_type(sample: Any) -> str | None:
-    if not isinstance(sample, dict):
-        return None
-    messages = sample.get("messages")
-    if isinstance(messages, list) and messages:
-        ok = all(
-            isinstance(m, dict) and m.get("role") in _ROLES and "content" in m for m in messages
-        )
-        has_answer = any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages)
-        return "instruct" if ok and has_answer else None
-    if "text" in sample and "labels" in sample:
-        return "classifier"
-    return None
+            self.sample_type = "instruct" if facts.format == "chat" else "classifier"
