@@ -37,11 +37,12 @@ def bench(session: nox.Session) -> None:
 
     Each script takes its own options (``--help``); run it directly to pass them.
     """
-    session.install("-e", ".[bench,redis]")
+    session.install("-e", ".[bench,redis,data]")
     session.run("python", "benchmarks/bench_emulator.py")
     session.run("python", "benchmarks/bench_client.py")
     session.run("python", "benchmarks/bench_watcher.py")
     session.run("python", "benchmarks/bench_sharing.py")  # needs Debian's redis-server
+    session.run("python", "benchmarks/bench_datasets.py")
 
 
 @nox.session
