@@ -127,17 +127,11 @@ class Observer(Generic[J]):
         if auto_start is not None:
             job.auto_start = auto_start
         changed = item.status != previous
-        # The job's state moves first, the events go out after: a subscriber that joins while
-        # an event is being delivered (emitting can wait on slow subscribers) reads the new
-        # status from status_of() instead of missing the change.
-        job.status = item.status
         job.modified_at = item.modified_at or job.modified_at
         if changed:
             job.changed_at = now
             job.stall_reported = False
-        if item.is_terminal:
-            job.done = True
-        else:
+        if not item.is_terminal:
             job.interval = self.next_interval(job, changed)
             job.next_poll = now + self.jittered(job.interval)
         if previous is None and not missed:
@@ -161,9 +155,17 @@ class Observer(Generic[J]):
             event = Transition(
                 job.id, previous, status, item, self._clock.wall(), missed, changed_at
             )
+            # The job's status moves with each event, in the same step as the emit takes its
+            # list of subscribers: one that joins meanwhile reads from status_of() the status
+            # of the last event it will not get, and gets every later one (none twice, none
+            # out of order, even while a chain read back from history goes out).
+            job.status = status
             await self._fanout.emit(event)
             self._stats.transitions += 1
             previous = status
+        job.status = item.status
+        if item.is_terminal:
+            job.done = True  # after its last event: "ended" is never seen before the end
         await self._emit_all(progress)
 
     async def _emit_all(self, events: list[ProgressEvent]) -> None:
