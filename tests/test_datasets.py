@@ -331,3 +331,15 @@ async def test_the_emulator_refuses_what_the_local_check_refuses(
     )
     emu.advance(60)
     assert (await client.fine_tuning.jobs.get(trained.id)).status != "FAILED_VALIDATION"
+
+
+def test_repeats_past_the_exact_memory_are_still_flagged() -> None:
+    """Past the lines remembered exactly, a repeat is still warned about (as likely), in the
+    fixed memory of a filter; before it, a repeat names the line it repeats."""
+    from mistral_jobs_async.datasets._validate import _Repeats
+
+    repeats = _Repeats(exact_lines=2)
+    assert [repeats.check(line, n) for n, line in enumerate([b"a", b"b"], start=1)] == [None] * 2
+    assert repeats.check(b"a", 3) == "the same sample as line 1"
+    assert repeats.check(b"c", 4) is None
+    assert repeats.check(b"c", 5) == "probably the same as an earlier sample"

@@ -61,7 +61,7 @@ def validate_lines(
         if not counter.known_model:
             reason = f"no tokenizer is known for {model}: counted with {counter.info.file}"
             report.add(Problem(0, "$", reason, "unknown_model", "warning"))
-    seen: dict[bytes, int] = {}
+    seen = _Repeats()
     for number, raw in enumerate(lines, start=1):
         report.lines = number
         _check_line(report, number, raw.rstrip(b"\r\n"), seen, counter)
@@ -75,7 +75,7 @@ def _check_line(
     report: Report,
     number: int,
     line: bytes,
-    seen: dict[bytes, int],
+    seen: _Repeats,
     counter: TokenCounter | None,
 ) -> None:
     if not line.strip():
@@ -92,10 +92,9 @@ def _check_line(
     except msgspec.DecodeError as exc:
         _bad(report, Problem(number, "$", f"not one JSON value: {exc}", "json"))
         return
-    digest = hashlib.blake2b(line, digest_size=8).digest()
-    first = seen.setdefault(digest, number)
-    if first != number:
-        report.add(Problem(number, "$", f"the same sample as line {first}", "duplicate", "warning"))
+    repeat = seen.check(line, number)
+    if repeat is not None:
+        report.add(Problem(number, "$", repeat, "duplicate", "warning"))
     findings, facts = check_sample(sample)
     for finding in findings:
         report.add(Problem(number, finding.path, finding.reason, finding.kind, finding.severity))
@@ -125,3 +124,38 @@ def _bad(report: Report, problem: Problem) -> None:
 def _bad_line(report: Report, number: int) -> None:
     report.bad_lines += 1
     report.bad_line_numbers.add(number)
+
+
+class _Repeats:
+    """Which lines repeat an earlier one, in bounded memory whatever the file's size.
+
+    The first ``exact_lines`` distinct lines are remembered exactly (a repeat names the line
+    it repeats); every line also goes into a fixed-size Bloom filter (8 MiB, 4 hashes), which
+    flags repeats of later lines as likely (about one false alarm in 100,000 lines at a
+    million lines). Repeats are warnings only, so a false alarm costs a look, nothing more.
+    """
+
+    _BITS = 8 * 2**20 * 8
+
+    def __init__(self, exact_lines: int = 100_000) -> None:
+        self._exact: dict[bytes, int] = {}
+        self._exact_lines = exact_lines
+        self._filter = bytearray(self._BITS // 8)
+
+    def check(self, line: bytes, number: int) -> str | None:
+        """Why ``line`` looks like a repeat (None if it is new); then remember it."""
+        digest = hashlib.blake2b(line, digest_size=16).digest()
+        first = self._exact.get(digest)
+        if first is not None:
+            return f"the same sample as line {first}"
+        positions = [
+            int.from_bytes(digest[i : i + 4], "little") % self._BITS for i in range(0, 16, 4)
+        ]
+        # While every earlier line is remembered exactly, the filter has nothing to add.
+        exact_only = len(self._exact) < self._exact_lines
+        seen = not exact_only and all(self._filter[p >> 3] & (1 << (p & 7)) for p in positions)
+        for p in positions:
+            self._filter[p >> 3] |= 1 << (p & 7)
+        if exact_only:
+            self._exact[digest] = number
+        return "probably the same as an earlier sample" if seen else None
