@@ -32,7 +32,6 @@ from mistral_jobs_async._cli._output import (
     cell,
     columns_of,
     job_row,
-    parked,
     record,
     resource,
     start_hint,
@@ -216,7 +215,7 @@ async def _wait(client: AsyncClient, args: argparse.Namespace, out: Output) -> i
                         events.watcher.remove([event.job_id])  # the others are still awaited
                     elif until is not None and not reached:
                         out.error(_ended_elsewhere(event, until))
-                elif parked(event) and event.job_id not in told:
+                elif event.waiting_for_start and event.job_id not in told:
                     told.add(event.job_id)
                     out.note(f"job {event.job_id} is VALIDATED, {start_hint(event.job_id)}")
     if deadline.cancelled_caught:

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 import msgspec
 
 from mistral_jobs_async import AsyncClient
-from mistral_jobs_async.models import FineTuningJob, JobBase
-from mistral_jobs_async.watcher import Transition
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,11 +25,9 @@ __all__ = [
     "clock_time",
     "columns_of",
     "job_row",
-    "parked",
     "record",
     "resource",
     "start_hint",
-    "waiting_for_start",
     "when",
 ]
 
@@ -143,20 +139,6 @@ def columns_of(api: str) -> tuple[str, ...]:
 def resource(client: AsyncClient, api: str) -> Any:
     """The jobs resource of an API (``jobs`` or ``forge``)."""
     return client.fine_tuning.jobs if api == "jobs" else client.forge.jobs
-
-
-def waiting_for_start(job: JobBase) -> bool:
-    """Whether a fine-tuning job is parked in VALIDATED until someone runs ``start``."""
-    return isinstance(job, FineTuningJob) and job.status == "VALIDATED" and job.auto_start is False
-
-
-def parked(event: Transition[Any]) -> bool:
-    """Whether this change is the job's arrival in VALIDATED, where it waits for ``start``.
-
-    Not a status read back from the job's events: for VALIDATING the job may already wait
-    (the note comes with VALIDATED), and a VALIDATED one may have been started since.
-    """
-    return event.status == "VALIDATED" and waiting_for_start(event.job)
 
 
 def start_hint(job_id: str) -> str:

@@ -20,7 +20,6 @@ from mistral_jobs_async._cli._errors import EXIT_JOB_FAILED, EXIT_OK
 from mistral_jobs_async._cli._output import (
     Output,
     clock_time,
-    parked,
     resource,
     start_hint,
 )
@@ -91,7 +90,7 @@ class Board:
             seen.loss = f"step {event.step}: {_loss(event.train_loss)}"
         elif isinstance(event, Transition):
             seen.status, seen.since = event.status, event.observed_at
-            seen.note = start_hint(event.job_id) if parked(event) else ""
+            seen.note = start_hint(event.job_id) if event.waiting_for_start else ""
             if event.terminal or (self.until is not None and event.status in self.until):
                 seen.final, seen.trailing = event.status, not event.terminal
                 return True
@@ -174,7 +173,7 @@ def event_record(event: WatchEvent[Any]) -> dict[str, Any] | None:
             "status": event.status,
             "missed": event.missed,
             "observed_at": event.observed_at,
-            "waiting_for_start": parked(event),
+            "waiting_for_start": event.waiting_for_start,
         }
     if isinstance(event, JobVanished):
         return {"event": "vanished", "job_id": event.job_id, "last_status": event.last_status}
@@ -199,7 +198,7 @@ def event_line(event: WatchEvent[Any]) -> str | None:
     at = clock_time(event.observed_at)
     if isinstance(event, Transition):
         line = f"{at}  {event.job_id}  {event.previous or '-'} -> {event.status}"
-        return f"{line}: {start_hint(event.job_id)}" if parked(event) else line
+        return f"{line}: {start_hint(event.job_id)}" if event.waiting_for_start else line
     if isinstance(event, JobVanished):
         return f"{at}  {event.job_id}  vanished (was {event.last_status or '-'})"
     if isinstance(event, PollFailed):
