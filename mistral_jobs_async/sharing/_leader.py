@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 
 from mistral_jobs_async._exceptions import MistralJobsError
 from mistral_jobs_async.sharing import _scripts
-from mistral_jobs_async.watcher._state import SavedJob, encode_state, saved_of
+from mistral_jobs_async.watcher._state import decode_saved_job, encode_state, saved_of
 
 if TYPE_CHECKING:
     from mistral_jobs_async.sharing._shared import SharedWatcher
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["lead"]
 
 logger = logging.getLogger("mistral_jobs_async.sharing")
-_saved = msgspec.json.Decoder(SavedJob)
 #: The most events one publish carries.
 _BATCH = 200
 
@@ -41,7 +40,7 @@ async def lead(shared: SharedWatcher[Any], redis: Any, token: str) -> None:
     saved = []
     for raw in (await redis.hgetall(keys.state)).values():
         with contextlib.suppress(msgspec.MsgspecError):  # another version's entry: re-observed
-            saved.append(_saved.decode(raw))
+            saved.append(decode_saved_job(raw))
     watcher = shared._resource.watcher(
         config=shared.config, state=encode_state(saved) if saved else None, close_when_done=False
     )

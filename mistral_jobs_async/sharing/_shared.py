@@ -31,7 +31,7 @@ from mistral_jobs_async.watcher._events import (
     WatchEvent,
 )
 from mistral_jobs_async.watcher._fanout import EventStream, Fanout
-from mistral_jobs_async.watcher._state import SavedJob, encode_state
+from mistral_jobs_async.watcher._state import SavedJob, decode_saved_job, encode_state
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["SharedSubscription", "SharedWatcher"]
 
 logger = logging.getLogger("mistral_jobs_async.sharing")
-_saved = msgspec.json.Decoder(SavedJob)
 
 
 class SharedSubscription(EventStream[J]):
@@ -155,7 +154,7 @@ class SharedWatcher(Generic[J]):
         raw = await self._redis.hget(self.keys.state, job_id)
         if raw is None:
             return None
-        saved = _saved.decode(raw)
+        saved = decode_saved_job(raw)
         if saved.status is not None:
             self._status.setdefault(job_id, saved.status)
         if saved.done:
@@ -172,9 +171,7 @@ class SharedWatcher(Generic[J]):
         """What this process spent polling for the namespace (only ever while it led)."""
         total = dataclasses.replace(self._past)
         for watcher in self.led:
-            for field in dataclasses.fields(WatchStats):
-                name = field.name
-                setattr(total, name, getattr(total, name) + getattr(watcher.stats, name))
+            total.add(watcher.stats)
         return total
 
     def subscribe(
@@ -233,9 +230,7 @@ class SharedWatcher(Generic[J]):
         """A leader's or fallback's watcher ended: keep its counts, not the watcher."""
         if watcher in self.led:
             self.led.remove(watcher)
-            for field in dataclasses.fields(WatchStats):
-                name = field.name
-                setattr(self._past, name, getattr(self._past, name) + getattr(watcher.stats, name))
+            self._past.add(watcher.stats)
 
     def _stop(self, error: MistralJobsError) -> None:
         """End the shared watch in this process with ``error`` (subscribers get it)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -66,3 +67,8 @@ class WatchStats:
     retries: int = 0
     #: GETs made to read back statuses a list sweep could not show (part of get_requests).
     history_requests: int = 0
+
+    def add(self, other: WatchStats) -> None:
+        """Count ``other``'s figures in these too (a total over several watchers)."""
+        for field in dataclasses.fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))

@@ -17,6 +17,7 @@ __all__ = [
     "SavedJob",
     "SavedState",
     "StateFile",
+    "decode_saved_job",
     "decode_state",
     "encode_state",
     "saved_of",
@@ -60,6 +61,14 @@ def saved_of(event: WatchEvent[Any]) -> SavedJob | None:
     if isinstance(event, JobVanished):
         return SavedJob(id=event.job_id, status=event.last_status, done=True)
     return None
+
+
+_saved_job = msgspec.json.Decoder(SavedJob)
+
+
+def decode_saved_job(raw: bytes) -> SavedJob:
+    """One job's saved state (as a shared watch keeps it per job in Redis)."""
+    return _saved_job.decode(raw)
 
 
 def encode_state(jobs: list[SavedJob]) -> bytes:
@@ -110,7 +119,7 @@ class StateFile:
         body = [line for line in lines[1:] if line.strip()]
         for number, line in enumerate(body):
             try:
-                job = msgspec.json.decode(line, type=SavedJob)
+                job = decode_saved_job(line)
             except msgspec.MsgspecError:
                 if number == len(body) - 1 and not raw.endswith(b"\n"):
                     break  # the last line, cut short by a crash: its event was not yielded
