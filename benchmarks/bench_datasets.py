@@ -5,8 +5,10 @@ and measures, each in a fresh process (so peak RSS is the run's own):
 
 * the baseline: a plain loop of ``json.loads`` over the same lines;
 * ``validate_file(..., tokens=False)``: the structural rules alone;
-* ``validate_file(..., model=...)``: with Mistral's own validation and tokenizer (the ``data``
-  extra), on the small file only unless ``--tokens-large`` (it is far slower than the rules).
+* ``validate_file(..., model=..., workers=1)``: with Mistral's own validation and tokenizer
+  (the ``data`` extra) in one process, and the same on every core (the default for a file
+  of 8 MiB or more), on the small file only unless ``--tokens-large`` (far slower than the
+  rules). Peak RSS is the main process's (each worker holds one tokenizer besides).
 
 Reported: MB/s and the ratio against the baseline measured in the same run, and peak RSS of
 the small and the large file (flat: memory does not follow the file's size).
@@ -36,7 +38,10 @@ if mode == "json.loads":
             json.loads(line)
 else:
     from mistral_jobs_async.datasets import validate_file
-    report = validate_file(path, tokens=mode == "tokens", model="open-mistral-7b")
+    workers = 1 if mode == "tokens-one" else None
+    report = validate_file(
+        path, tokens=mode.startswith("tokens"), model="open-mistral-7b", workers=workers
+    )
     assert report.ok, report.problems[:3]
 elapsed = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -91,7 +96,7 @@ def main() -> None:
             baseline = measure(path, "json.loads")
             modes = ["json.loads", "rules"]
             if megabytes == args.small or args.tokens_large:
-                modes.append("tokens")
+                modes += ["tokens-one", "tokens"]
             for mode in modes:
                 measured = baseline if mode == "json.loads" else measure(path, mode)
                 rows.append(
@@ -99,7 +104,9 @@ def main() -> None:
                         "file MB": round(size),
                         "check": {"json.loads": "json.loads loop (baseline)",
                                   "rules": "validate_file (rules)",
-                                  "tokens": "validate_file (+ mistral-common)"}[mode],
+                                  "tokens-one": "validate_file (+ mistral-common, 1 process)",
+                                  "tokens": "validate_file (+ mistral-common, every core)",
+                                  }[mode],
                         "MB/s": round(size / measured["seconds"], 1),
                         "time vs baseline": round(measured["seconds"] / baseline["seconds"], 2),
                         "peak RSS MiB": round(measured["peak_mib"], 1),

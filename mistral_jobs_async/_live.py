@@ -1,21 +1,32 @@
 """Live terminal views of the command line (need rich: ``pip install mistral-jobs-async[cli]``).
 
+``byte_progress`` is the bar of ``files validate`` on a long file.
+
 ``LiveView`` is the demo's; ``WatchView`` is ``jobs watch`` / ``forge watch``'s. Both draw on a
 console they are given, so tests can hand them one that writes to a buffer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["LiveView", "WatchView", "terminal_console"]
+__all__ = ["LiveView", "WatchView", "byte_progress", "terminal_console"]
 
 
 def terminal_console(stream: TextIO) -> Console:
@@ -99,3 +110,21 @@ class WatchView:
             # Text, not markup: an unknown status or an error message may hold brackets.
             table.add_row(*(Text(value) for value in row))
         self._live.update(Group(table, Text(footer)), refresh=True)
+
+
+@contextlib.contextmanager
+def byte_progress(console: Console, label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar over ``total`` bytes, gone when done.
+
+    Yields the callback that moves it: it takes the bytes done so far.
+    """
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda done: progress.update(task, completed=done)

@@ -343,3 +343,101 @@ def test_repeats_past_the_exact_memory_are_still_flagged() -> None:
     assert repeats.check(b"a", 3) == "the same sample as line 1"
     assert repeats.check(b"c", 4) is None
     assert repeats.check(b"c", 5) == "probably the same as an earlier sample"
+
+
+def _mixed_file(path: Path, lines: int) -> Path:
+    """Many chunks' worth of lines: valid samples, errors of several kinds, repeats, blanks,
+    invalid UTF-8 and a refusal only Mistral's own validation makes."""
+    with path.open("wb") as out:
+        for n in range(1, lines + 1):
+            if n % 997 == 0:
+                out.write(b'{"messages": [{"role": "user", "content": "\xff"}]}\n')
+            elif n % 499 == 0:
+                out.write(json.dumps(chat(("user", "no answer"))).encode() + b"\n")
+            elif n % 401 == 0:
+                out.write(b"\n")
+            elif n % 301 == 0:
+                out.write(json.dumps(GOOD).encode() + b"\n")
+            elif n % 251 == 0:
+                out.write(b'{"messages": [truncated\n')
+            elif n % 613 == 0:
+                late = chat(
+                    ("user", "a"), ("assistant", "b"), ("system", f"{n}"), ("assistant", ".")
+                )
+                out.write(json.dumps(late).encode() + b"\n")
+            else:
+                sample = chat(("user", f"question {n}"), ("assistant", "an answer " * (n % 7)))
+                out.write(json.dumps(sample).encode() + b"\n")
+    return path
+
+
+def _as_tuple(report: Report) -> tuple[Any, ...]:
+    counts = (report.lines, report.samples, report.roles, report.formats)
+    return (report.problems, report.counts, list(report.tokens), report.bad_line_numbers,
+            counts, report.token_summary())  # fmt: skip
+
+
+def test_every_core_gives_the_report_one_process_gives(tmp_path: Path) -> None:
+    """Checked by a pool of worker processes, a file's report is the single process's: the
+    same problems in the same order, the same counts and per-sample tokens."""
+    path = _mixed_file(tmp_path / "mixed.jsonl", 9_000)
+    one = validate_file(path, model="open-mistral-nemo", workers=1)
+    pooled = validate_file(path, model="open-mistral-nemo", workers=2)
+    assert one.counts["utf8"] == 9
+    assert min(one.counts[k] for k in ("blank_line", "duplicate", "json", "mistral_common")) > 0
+    assert _as_tuple(pooled) == _as_tuple(one)
+
+
+def test_progress_is_reported_in_bytes_up_to_the_file_size(tmp_path: Path) -> None:
+    """The progress callback gets the bytes read so far, growing, ending at the file's size."""
+    path = _mixed_file(tmp_path / "mixed.jsonl", 6_000)
+    seen: list[int] = []
+    validate_file(path, tokens=False, progress=seen.append)
+    assert len(seen) >= 3
+    assert seen == sorted(set(seen))
+    assert seen[-1] == path.stat().st_size
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_cli_shows_a_progress_bar_on_a_terminal_for_a_long_file(tmp_path: Path) -> None:
+    """On a terminal, a long file gets a progress bar on standard error (none on a pipe);
+    the results on standard output are the same either way."""
+    from mistral_jobs_async._cli import main
+    from mistral_jobs_async._cli._data import PROGRESS_FROM_BYTES
+
+    path = tmp_path / "long.jsonl"
+    line = json.dumps(chat(("user", "q" * 200), ("assistant", "a"))) + "\n"
+    path.write_text(line * (PROGRESS_FROM_BYTES // len(line) + 1), encoding="utf-8")
+    outputs = []
+    for errors in (_Terminal(), io.StringIO()):
+        out = io.StringIO()
+        assert main(["files", "validate", str(path), "--no-tokens"], stdout=out,
+                    stderr=errors) == 0  # fmt: skip
+        outputs.append((out.getvalue(), errors.getvalue()))
+    (terminal_out, terminal_err), (pipe_out, pipe_err) = outputs
+    assert "checking long.jsonl" in terminal_err
+    assert pipe_err == ""
+    assert terminal_out == pipe_out
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("model", ["open-mistral-nemo", "open-mistral-7b"])
+async def test_the_emulators_metadata_counts_the_tokens_the_local_report_counts(
+    client: AsyncClient, tmp_path: Path, model: str
+) -> None:
+    """A job's metadata.data_tokens is the local report's total for the job's model (each
+    family its own tokenizer), summed over its training files."""
+    first = write(
+        tmp_path / "a.jsonl", [GOOD, CALL, chat(("user", "é" * 300), ("assistant", "ok"))]
+    )
+    second = write(tmp_path / "b.jsonl", [chat(("user", "another"), ("assistant", "one"))])
+    local = sum(validate_file(p, model=model).token_summary()["total"] for p in (first, second))
+    ids = [(await client.files.upload(p)).id for p in (first, second)]
+    job = await client.fine_tuning.jobs.create(model=model, training_files=ids)
+    assert job.metadata is not None
+    assert job.metadata.data_tokens == local
+    assert local != (first.stat().st_size + second.stat().st_size) // 4

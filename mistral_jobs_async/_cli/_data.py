@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +27,12 @@ def validate_files(args: argparse.Namespace, out: Output) -> int:
             out.error(f"{name}: not a readable file")
             failed = True
             continue
-        report = validate_file(
-            path, model=args.model, tokens=not args.no_tokens,
-            price_per_million=args.price_per_million, epochs=args.epochs,
-        )  # fmt: skip
+        with _progress(out, path) as progress:
+            report = validate_file(
+                path, model=args.model, tokens=not args.no_tokens,
+                price_per_million=args.price_per_million, epochs=args.epochs,
+                workers=args.workers, progress=progress,
+            )  # fmt: skip
         failed = failed or not report.ok
         if out.json:
             out.emit(_record(report))
@@ -38,6 +42,29 @@ def validate_files(args: argparse.Namespace, out: Output) -> int:
             kept = _fix(path, Path(args.fix), report)
             out.note(f"wrote {kept} valid lines of {report.lines} to {args.fix}")
     return EXIT_JOB_FAILED if failed else EXIT_OK
+
+
+#: Files smaller than this are checked without a progress bar (it would only flash).
+PROGRESS_FROM_BYTES = 4 << 20
+
+
+@contextlib.contextmanager
+def _progress(out: Output, path: Path) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on standard error for a long file; else nothing.
+
+    Shown when standard error is a terminal and rich is installed (the ``cli`` extra).
+    """
+    size = path.stat().st_size
+    if size < PROGRESS_FROM_BYTES or not out.errors.isatty():
+        yield None
+        return
+    try:
+        from mistral_jobs_async._live import byte_progress, terminal_console  # noqa: PLC0415
+    except ImportError:
+        yield None
+        return
+    with byte_progress(terminal_console(out.errors), f"checking {path.name}", size) as move:
+        yield move
 
 
 def _record(report: Report) -> dict[str, Any]:

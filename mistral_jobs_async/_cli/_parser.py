@@ -226,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-tokens", action="store_true", help="the rules only (faster)")
     check.add_argument("--price-per-million", type=float, help="for a cost estimate")
     check.add_argument("--epochs", type=float, default=1.0, help="for a cost estimate")
+    check.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes that tokenize (default: every core for a file of 8 MiB or more)",
+    )
     for sub_parser in file_actions.choices.values():
         sub_parser.add_argument("--json", action="store_true", help="one JSON object per line")
 

@@ -60,6 +60,7 @@ class TokenCounter:
         self.info, self.known_model = tokenizer_for(model)
         self.exact = False
         self._tokenizer: Any = None
+        self._classes: tuple[Any, Any] | None = None
         try:
             from mistral_common.protocol.instruct.validator import (  # noqa: PLC0415 (extra)
                 ValidationMode,
@@ -69,13 +70,17 @@ class TokenCounter:
             )
         except ModuleNotFoundError:
             return
-        self._tokenizer = _load(self.info.file, MistralTokenizer, ValidationMode)
+        # The file is loaded on the first count: a counter made only for its facts (which
+        # tokenizer, which context) costs no load.
+        self._classes = (MistralTokenizer, ValidationMode)
         self.exact = True
 
     def count(self, sample: dict[str, Any], kind: str) -> tuple[int, list[Finding]]:
         """The sample's tokens, and what Mistral's own validation refused in it."""
-        if not self.exact:
+        if self._classes is None:
             return _estimate(sample), []
+        if self._tokenizer is None:
+            self._tokenizer = _load(self.info.file, *self._classes)
         if kind == "chat":
             return self._chat(sample)
         raw = self._tokenizer.instruct_tokenizer.tokenizer

@@ -17,6 +17,7 @@ from email.utils import formatdate
 from aiohttp import web
 
 from mistral_jobs_async.emulator._control import Control
+from mistral_jobs_async.emulator._errors import ApiError
 from mistral_jobs_async.emulator._faults import Fault
 from mistral_jobs_async.emulator._routes import Routes
 from mistral_jobs_async.emulator._service import (
@@ -27,7 +28,7 @@ from mistral_jobs_async.emulator._service import (
     current_key,
     error_response,
 )
-from mistral_jobs_async.emulator._store import ApiError, key_fingerprint
+from mistral_jobs_async.emulator._store import key_fingerprint
 
 __all__ = ["CONTROL_PREFIX", "create_app"]
 

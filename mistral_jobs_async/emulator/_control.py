@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
+from mistral_jobs_async.emulator._errors import ApiError
 from mistral_jobs_async.emulator._faults import Fault
 from mistral_jobs_async.emulator._schemas import encoder
 from mistral_jobs_async.emulator._service import (
@@ -13,7 +14,6 @@ from mistral_jobs_async.emulator._service import (
     json_response,
     reset_service,
 )
-from mistral_jobs_async.emulator._store import ApiError
 
 __all__ = ["Control"]
 

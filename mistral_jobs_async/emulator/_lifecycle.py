@@ -70,9 +70,9 @@ class Job:
         "auto_start",
         "checkpoints",
         "created_at",
+        "data_tokens",
         "events",
         "fail_fraction",
-        "files_bytes",
         "generation",
         "id",
         "index",
@@ -105,7 +105,7 @@ class Job:
         rng: random.Random,
         outcome: Outcome,
         validation_error: str | None,
-        files_bytes: int,
+        data_tokens: int,
     ) -> None:
         self.api: Api = api
         self.id = job_id
@@ -122,7 +122,7 @@ class Job:
         self.fail_fraction = rng.uniform(0.1, 0.9)
         self.loss_start = rng.uniform(1.6, 2.6)
         self.loss_floor = rng.uniform(0.25, 0.7)
-        self.files_bytes = files_bytes
+        self.data_tokens = data_tokens
         self.events: list[EventOut] = [
             EventOut(name="status-updated", created_at=int(created_at), data={"status": "QUEUED"})
         ]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 from aiohttp import BodyPartReader, web
 
+from mistral_jobs_async.emulator._errors import ApiError
 from mistral_jobs_async.emulator._schemas import fine_tuning_job_decoder, training_job_decoder
 from mistral_jobs_async.emulator._service import (
     BROKEN_BODY,
@@ -15,7 +18,7 @@ from mistral_jobs_async.emulator._service import (
     decode_body,
     json_response,
 )
-from mistral_jobs_async.emulator._store import ApiError, JobFilter
+from mistral_jobs_async.emulator._store import JobFilter
 from mistral_jobs_async.emulator._uploads import JsonlChecker
 
 __all__ = ["Routes"]
@@ -105,7 +108,11 @@ class Routes:
 
     async def create_fine_tuning(self, request: web.Request) -> web.Response:
         body = await decode_body(request, fine_tuning_job_decoder)
-        return json_response(self.s.store.create_fine_tuning(api_key_of(request), body))
+        key = api_key_of(request)
+        # The local report's token counts, for the job's metadata: a tokenizer's first load
+        # and a long file take seconds, which the event loop does not wait for.
+        await asyncio.to_thread(self.s.store.count_training_tokens, key, body)
+        return json_response(self.s.store.create_fine_tuning(key, body))
 
     async def list_fine_tuning(self, request: web.Request) -> web.Response:
         page, size = _page(request)
@@ -155,16 +162,18 @@ class Routes:
     async def upload_file(self, request: web.Request) -> web.Response:
         if not request.content_type.startswith("multipart/"):
             raise ApiError(400, "file: expected a multipart/form-data upload with a 'file' part")
+        content = self.s.store.files.new_path()
         try:
-            purpose, filename, checker = await self._read_upload(request)
+            purpose, filename, checker = await self._read_upload(request, content)
         except ApiError:
+            content.unlink(missing_ok=True)
             raise
         except BROKEN_BODY as exc:
+            content.unlink(missing_ok=True)
             raise ApiError(400, f"Malformed multipart body: {exc or type(exc).__name__}") from None
-        if purpose != "fine-tune":
-            raise ApiError(400, f"purpose: {purpose!r} is not supported, use 'fine-tune'")
-        if checker is None:
-            raise ApiError(400, "file: a 'file' part is required")
+        except BaseException:  # cancelled: the client left
+            content.unlink(missing_ok=True)
+            raise
         return json_response(
             self.s.store.add_file(
                 api_key_of(request),
@@ -174,11 +183,17 @@ class Routes:
                 sample_type=checker.sample_type or "instruct",
                 num_lines=checker.lines,
                 error=checker.error,
+                content=content,
             )
         )
 
-    async def _read_upload(self, request: web.Request) -> tuple[str, str, JsonlChecker | None]:
-        """Stream the multipart parts: the file is checked chunk by chunk, never held whole."""
+    async def _read_upload(
+        self, request: web.Request, content: Path
+    ) -> tuple[str, str, JsonlChecker]:
+        """Stream the multipart parts: purpose, file name and the file's checker.
+
+        The file is checked chunk by chunk as its bytes go to ``content``, never held whole.
+        """
         reader = await request.multipart()
         purpose = "fine-tune"
         checker: JsonlChecker | None = None
@@ -194,13 +209,20 @@ class Routes:
             elif part.name == "file":
                 filename = part.filename or "upload.jsonl"
                 checker = JsonlChecker()
-                while chunk := await part.read_chunk(256 * 1024):
-                    checker.feed(chunk)
-                    if checker.size > self.s.max_upload_bytes:
-                        raise ApiError(413, f"file: larger than {self.s.max_upload_bytes} bytes")
+                with content.open("wb") as sink:
+                    while chunk := await part.read_chunk(256 * 1024):
+                        checker.feed(chunk)
+                        if checker.size > self.s.max_upload_bytes:
+                            limit = self.s.max_upload_bytes
+                            raise ApiError(413, f"file: larger than {limit} bytes")
+                        sink.write(chunk)
                 checker.finish()
             else:
                 await part.release()
+        if purpose != "fine-tune":
+            raise ApiError(400, f"purpose: {purpose!r} is not supported, use 'fine-tune'")
+        if checker is None:
+            raise ApiError(400, "file: a 'file' part is required")
         return purpose, filename, checker
 
     async def list_files(self, request: web.Request) -> web.Response:

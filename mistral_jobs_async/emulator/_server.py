@@ -17,10 +17,11 @@ from aiohttp import web
 from mistral_jobs_async._exceptions import EmulatorError
 from mistral_jobs_async.emulator._app import create_app
 from mistral_jobs_async.emulator._clock import SimClock
+from mistral_jobs_async.emulator._errors import ApiError
 from mistral_jobs_async.emulator._faults import Fault, Faults, RateLimiter
 from mistral_jobs_async.emulator._lifecycle import Timings
 from mistral_jobs_async.emulator._service import Observer, RequestRecord, Service, reset_service
-from mistral_jobs_async.emulator._store import ApiError, Store
+from mistral_jobs_async.emulator._store import Store
 
 __all__ = ["Emulator"]
 

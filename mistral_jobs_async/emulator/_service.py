@@ -12,9 +12,10 @@ import msgspec
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
+from mistral_jobs_async.emulator._errors import ApiError
 from mistral_jobs_async.emulator._faults import Faults, RateLimiter
 from mistral_jobs_async.emulator._schemas import ErrorOut, encoder
-from mistral_jobs_async.emulator._store import ApiError, Store
+from mistral_jobs_async.emulator._store import Store
 
 __all__ = [
     "BROKEN_BODY",

@@ -20,6 +20,8 @@ import msgspec
 
 from mistral_jobs_async._exceptions import EmulatorError
 from mistral_jobs_async.emulator._clock import SimClock
+from mistral_jobs_async.emulator._errors import ApiError
+from mistral_jobs_async.emulator._files import FileRecord, FileStore, count_tokens, tokenizer_of
 from mistral_jobs_async.emulator._lifecycle import (
     CHECKPOINT,
     Api,
@@ -30,8 +32,6 @@ from mistral_jobs_async.emulator._lifecycle import (
     plan_from,
 )
 from mistral_jobs_async.emulator._schemas import (
-    FileDeletedOut,
-    FileOut,
     FineTuningJobIn,
     FineTuningJobOut,
     ForgeHyperparametersOut,
@@ -44,69 +44,12 @@ from mistral_jobs_async.emulator._schemas import (
     encoder,
 )
 
-__all__ = ["ApiError", "FileRecord", "JobFilter", "Store", "key_fingerprint"]
-
-
-class ApiError(EmulatorError):
-    """An error answer of the emulated API: HTTP status, message and the spec's error type."""
-
-    def __init__(self, status: int, message: str, type_: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.type = type_ or _ERROR_TYPES.get(status, "error")
-
-
-_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "request_too_large",
-    429: "rate_limited",
-    500: "internal_server_error",
-    502: "bad_gateway",
-    503: "service_unavailable",
-}
+__all__ = ["JobFilter", "Store", "key_fingerprint"]
 
 
 def key_fingerprint(api_key: str) -> str:
     """A short, non-reversible name for an API key, safe to log."""
     return hashlib.sha256(api_key.encode()).hexdigest()[:8]
-
-
-@dataclass
-class FileRecord:
-    """An uploaded file: what was measured of it, not its content."""
-
-    id: str
-    key: str
-    filename: str
-    size: int
-    created_at: int
-    purpose: str
-    sample_type: str
-    num_lines: int
-    error: str | None
-
-    def render(self, *, with_deleted: bool = False) -> FileOut:
-        """The file object as the API answers it."""
-        out = FileOut(
-            id=self.id,
-            bytes=self.size,
-            created_at=self.created_at,
-            filename=self.filename,
-            purpose=self.purpose,
-            sample_type=self.sample_type,
-            source="upload",
-            num_lines=self.num_lines,
-            object="file",
-        )
-        if with_deleted:
-            out.deleted = False
-        return out
 
 
 @dataclass(frozen=True)
@@ -161,7 +104,6 @@ class _Org:
     jobs: dict[Api, JobList] = field(
         default_factory=lambda: {"fine_tuning": JobList(), "forge": JobList()}
     )
-    files: dict[str, FileRecord] = field(default_factory=dict)
 
 
 _DEFAULT_HYPER = HyperparametersOut(learning_rate=0.0001, weight_decay=0.1, warmup_fraction=0.05)
@@ -212,6 +154,7 @@ class Store:
         self.forge_hold_unstarted = forge_hold_unstarted
         self.lock = threading.RLock()
         self._seed = seed
+        self.files = FileStore()
         self._init()
 
     def _init(self) -> None:
@@ -225,6 +168,7 @@ class Store:
         """Forget every organisation, job and file; restart the id generator from the seed."""
         with self.lock:
             self._init()
+            self.files.reset()
 
     # --- the lifecycle engine ------------------------------------------------------------------
 
@@ -301,14 +245,14 @@ class Store:
         """Validate the references of a decoded create request and store the new job."""
         with self.lock:
             self.sync()
-            org = self._org(key)
+            self._org(key)
             if not request.training_files:
                 raise ApiError(400, "training_files: at least one training file is required")
             files: list[FileRecord] = []
             for index, entry in enumerate(request.training_files):
-                files.append(self._file_ref(org, entry.file_id, f"training_files[{index}].file_id"))
+                files.append(self._file_ref(key, entry.file_id, f"training_files[{index}].file_id"))
             for index, file_id in enumerate(request.validation_files or []):
-                files.append(self._file_ref(org, file_id, f"validation_files[{index}]"))
+                files.append(self._file_ref(key, file_id, f"validation_files[{index}]"))
             broken = next((f for f in files if f.error), None)
             hyper = request.hyperparameters
             steps = (hyper.training_steps if hyper else None) or self.timings.fine_tuning_steps
@@ -318,7 +262,7 @@ class Store:
                 request,
                 steps,
                 validation_error=f"{broken.filename}: {broken.error}" if broken else None,
-                files_bytes=sum(f.size for f in files),
+                data_tokens=self._data_tokens(files[: len(request.training_files)], request.model),
             )
             return self._summary(job)
 
@@ -350,11 +294,11 @@ class Store:
         with self.lock:
             self.sync()
             self._org(key)
-            job = self._new_job("forge", key, request, steps, validation_error=None, files_bytes=0)
+            job = self._new_job("forge", key, request, steps, validation_error=None, data_tokens=0)
             return self._summary(job)
 
-    def _file_ref(self, org: _Org, file_id: str, where: str) -> FileRecord:
-        record = org.files.get(file_id)
+    def _file_ref(self, key: str, file_id: str, where: str) -> FileRecord:
+        record = self.files.find(key, file_id)
         if record is None:
             raise ApiError(400, f"{where}: file {file_id} does not exist")
         return record
@@ -367,7 +311,7 @@ class Store:
         training_steps: int,
         *,
         validation_error: str | None,
-        files_bytes: int,
+        data_tokens: int,
     ) -> Job:
         job_id = self._new_id()
         rng = random.Random(f"{self._seed}:{job_id}")
@@ -386,7 +330,7 @@ class Store:
             rng=rng,
             outcome=outcome,
             validation_error=validation_error,
-            files_bytes=files_bytes,
+            data_tokens=data_tokens,
         )
         self._jobs[job_id] = job
         self._orgs[key].jobs[api].append(job)
@@ -531,7 +475,7 @@ class Store:
                     cost_currency="USD",
                     train_tokens_per_step=_TOKENS_PER_STEP,
                     train_tokens=train_tokens,
-                    data_tokens=job.files_bytes // 4,
+                    data_tokens=job.data_tokens,
                     estimated_start_time=None,
                 ),
             )
@@ -547,63 +491,50 @@ class Store:
 
     # --- files ---------------------------------------------------------------------------------
 
-    def add_file(
-        self,
-        key: str,
-        *,
-        filename: str,
-        size: int,
-        purpose: str,
-        sample_type: str,
-        num_lines: int,
-        error: str | None,
-    ) -> bytes:
-        """Store the record of an uploaded file."""
+    def add_file(self, key: str, **measured: Any) -> bytes:
+        """Keep the record of an uploaded file (its bytes already at ``content``)."""
         with self.lock:
             self.sync()
+            self._org(key)
             record = FileRecord(
-                id=self._new_id(),
-                key=key,
-                filename=filename,
-                size=size,
-                created_at=int(self.clock.now()),
-                purpose=purpose,
-                sample_type=sample_type,
-                num_lines=num_lines,
-                error=error,
+                id=self._new_id(), key=key, created_at=int(self.clock.now()), **measured
             )
-            self._org(key).files[record.id] = record
-            return encoder.encode(record.render())
+            return self.files.add(record)
 
     def list_files(self, key: str, page: int, page_size: int) -> bytes:
         """One page of the organisation's files, newest first."""
         with self.lock:
-            records = list(reversed(self._org(key).files.values()))
-            chosen = records[page * page_size : (page + 1) * page_size]
-            body: dict[str, Any] = {
-                "object": "list",
-                "data": [r.render() for r in chosen],
-                "total": len(records),
-            }
-            return encoder.encode(body)
-
-    def _file(self, key: str, file_id: str) -> FileRecord:
-        record = self._org(key).files.get(file_id)
-        if record is None:
-            raise ApiError(404, f"File {file_id} not found")
-        return record
+            return self.files.page(key, page, page_size)
 
     def get_file(self, key: str, file_id: str) -> bytes:
         """One file object, with ``deleted: false``."""
         with self.lock:
-            return encoder.encode(self._file(key, file_id).render(with_deleted=True))
+            return encoder.encode(self.files.get(key, file_id).render(with_deleted=True))
 
     def delete_file(self, key: str, file_id: str) -> bytes:
         """Delete a file; jobs that used it keep running."""
         with self.lock:
-            record = self._file(key, file_id)
-            del self._org(key).files[file_id]
-            return encoder.encode(FileDeletedOut(id=record.id))
+            return self.files.delete(key, file_id)
+
+    def count_training_tokens(self, key: str, request: FineTuningJobIn) -> None:
+        """Count the tokens of a create request's training files for its model.
+
+        Once per file and tokenizer; slow, so called off the event loop, before
+        ``create_fine_tuning``.
+        """
+        tokenizer = tokenizer_of(request.model)
+        with self.lock:
+            found = (self.files.find(key, f.file_id) for f in request.training_files or [])
+            todo = [r for r in found if r is not None and tokenizer not in r.tokens]
+        for record in todo:  # outside the lock: the server answers meanwhile
+            counted = count_tokens(record, request.model)
+            with self.lock:
+                record.tokens[tokenizer] = counted
+
+    def _data_tokens(self, files: list[FileRecord], model: str) -> int:
+        """The training files' tokens: ``count_training_tokens``'s, else size / 4."""
+        tokenizer = tokenizer_of(model)
+        return sum(f.tokens.get(tokenizer, f.size // 4) for f in files)
 
     # --- control -------------------------------------------------------------------------------
 

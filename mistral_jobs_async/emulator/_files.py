@@ -1,0 +1,136 @@
+"""Uploaded files: their records per organisation, their bytes on disk, their token counts.
+
+The bytes go to a temporary directory of the emulator's own as they arrive (an upload is
+never held whole in memory) and are removed with the file, on ``reset`` and at exit. Token
+counts are those of ``mistral_jobs_async.datasets`` for the job's model, so a job's
+``metadata.data_tokens`` is what the local report said; each file is counted once per
+tokenizer.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mistral_jobs_async.emulator._errors import ApiError
+from mistral_jobs_async.emulator._schemas import FileDeletedOut, FileOut, encoder
+
+__all__ = ["FileRecord", "FileStore", "count_tokens", "tokenizer_of"]
+
+
+@dataclass
+class FileRecord:
+    """An uploaded file: what was measured of it, and where its bytes are."""
+
+    id: str
+    key: str
+    filename: str
+    size: int
+    created_at: int
+    purpose: str
+    sample_type: str
+    num_lines: int
+    error: str | None
+    content: Path
+    #: The file's tokens by tokenizer file (counted when a job first uses it).
+    tokens: dict[str, int] = field(default_factory=dict)
+
+    def render(self, *, with_deleted: bool = False) -> FileOut:
+        """The file object as the API answers it."""
+        out = FileOut(
+            id=self.id,
+            bytes=self.size,
+            created_at=self.created_at,
+            filename=self.filename,
+            purpose=self.purpose,
+            sample_type=self.sample_type,
+            source="upload",
+            num_lines=self.num_lines,
+            object="file",
+        )
+        if with_deleted:
+            out.deleted = False
+        return out
+
+
+class FileStore:
+    """The files of every organisation (one per API key). The store's lock guards it."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, dict[str, FileRecord]] = {}
+        self._dir: Path | None = None
+
+    def new_path(self) -> Path:
+        """A fresh path for an upload's bytes (the caller removes it if the upload fails)."""
+        if self._dir is None:  # made on the first upload, removed with the store or at exit
+            self._dir = Path(tempfile.mkdtemp(prefix="mistral-emulator-files-"))
+            weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
+        return self._dir / uuid.uuid4().hex
+
+    def reset(self) -> None:
+        """Forget every file and remove their bytes."""
+        for records in self._by_key.values():
+            for record in records.values():
+                record.content.unlink(missing_ok=True)
+        self._by_key.clear()
+
+    def add(self, record: FileRecord) -> bytes:
+        """Keep ``record``; the file object."""
+        self._by_key.setdefault(record.key, {})[record.id] = record
+        return encoder.encode(record.render())
+
+    def find(self, key: str, file_id: str) -> FileRecord | None:
+        """``key``'s file ``file_id``, or None."""
+        return self._by_key.get(key, {}).get(file_id)
+
+    def get(self, key: str, file_id: str) -> FileRecord:
+        """``key``'s file ``file_id``; a 404 for any other (another key's files too)."""
+        record = self.find(key, file_id)
+        if record is None:
+            raise ApiError(404, f"File {file_id} not found")
+        return record
+
+    def page(self, key: str, page: int, page_size: int) -> bytes:
+        """One page of ``key``'s files, newest first."""
+        records = list(reversed(self._by_key.get(key, {}).values()))
+        chosen = records[page * page_size : (page + 1) * page_size]
+        body: dict[str, Any] = {
+            "object": "list",
+            "data": [r.render() for r in chosen],
+            "total": len(records),
+        }
+        return encoder.encode(body)
+
+    def delete(self, key: str, file_id: str) -> bytes:
+        """Delete a file and its bytes; jobs that used it keep running."""
+        record = self.get(key, file_id)
+        del self._by_key[key][file_id]
+        record.content.unlink(missing_ok=True)
+        return encoder.encode(FileDeletedOut(id=record.id))
+
+
+def tokenizer_of(model: str) -> str:
+    """The tokenizer file the local report uses for ``model``."""
+    from mistral_jobs_async.datasets._check import counter_for  # noqa: PLC0415 (on use)
+
+    return counter_for(model).info.file
+
+
+def count_tokens(record: FileRecord, model: str) -> int:
+    """The file's tokens for ``model``, as the local report counts them.
+
+    Slow: not under the store's lock, and not on the event loop.
+    """
+    from mistral_jobs_async.datasets import validate_file  # noqa: PLC0415 (on use)
+
+    try:
+        report = validate_file(record.content, model=model, workers=1)
+    except FileNotFoundError:  # deleted meanwhile
+        return 0
+    total: int = report.token_summary()["total"]
+    return total
