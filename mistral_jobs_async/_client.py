@@ -16,6 +16,7 @@ from mistral_jobs_async._retry import RetryPolicy
 from mistral_jobs_async.resources.files import Files
 from mistral_jobs_async.resources.fine_tuning import FineTuning
 from mistral_jobs_async.resources.forge import Forge
+from mistral_jobs_async.resources.models import Models
 
 if TYPE_CHECKING:
     import aiohttp
@@ -40,7 +41,7 @@ def _is_loopback(host: str) -> bool:
 
 
 class AsyncClient:
-    """The Fine-Tuning, Forge and Files APIs over one aiohttp session.
+    """The Fine-Tuning, Forge, Files and Models APIs over one aiohttp session.
 
     ``api_key`` defaults to ``$MISTRAL_API_KEY`` and ``base_url`` to ``$MISTRAL_BASE_URL``, then
     ``https://api.mistral.ai`` (fine-tuning and files are served under ``/v1``, Forge at the
@@ -123,7 +124,8 @@ class AsyncClient:
             api_key=key.strip(), base_url=self.base_url, timeout=timeout, retry=policy,
             session=session, max_response_bytes=max_response_bytes, budget=budget,
         )  # fmt: skip
-        self.fine_tuning = FineTuning(self._http)
+        self.models = Models(self._http)
+        self.fine_tuning = FineTuning(self._http, self.models)
         self.forge = Forge(self._http)
         self.files = Files(self._http)
 

@@ -26,7 +26,11 @@ KEY_B = "key-b-secret-0002"
 HOST = "https://api.mistral.ai"
 
 _SPEC_DIR = Path(str(resources.files("mistral_jobs_async.emulator") / "openapi"))
+# The first prefix that matches decides (fine-tuned models live under /v1/fine_tuning/).
+_MODELS_SPEC = OpenAPI.from_file_path(str(_SPEC_DIR / "models.openapi.yml"))
 _SPECS = {
+    "/v1/fine_tuning/models/": _MODELS_SPEC,
+    "/v1/models": _MODELS_SPEC,
     "/v1/fine_tuning/": OpenAPI.from_file_path(str(_SPEC_DIR / "fine-tuning.openapi.yml")),
     "/forge/": OpenAPI.from_file_path(str(_SPEC_DIR / "forge.openapi.yml")),
     "/v1/files": OpenAPI.from_file_path(str(_SPEC_DIR / "files.openapi.yml")),

@@ -157,7 +157,7 @@ def test_watch_and_wait_exit_codes(mistral_emulator: Emulator, files: tuple[Path
                     "jobs",
                     "create",
                     "--model",
-                    "m",
+                    "open-mistral-7b",
                     "--file",
                     file_id,
                     "--training-steps",
@@ -194,9 +194,18 @@ def test_watch_and_wait_exit_codes(mistral_emulator: Emulator, files: tuple[Path
 def test_wait_timeout_exit_code(mistral_emulator: Emulator, files: tuple[Path, Path]) -> None:
     """wait --timeout exits 124 with one line saying the job keeps running."""
     good = lines(run(mistral_emulator, "files", "upload", str(files[0]), "--json"))[0]["id"]
-    job = lines(run(mistral_emulator, "jobs", "create", "--model", "m", "--file", good, "--json"))[
-        0
-    ]
+    job = lines(
+        run(
+            mistral_emulator,
+            "jobs",
+            "create",
+            "--model",
+            "open-mistral-7b",
+            "--file",
+            good,
+            "--json",
+        )
+    )[0]
     result = run(mistral_emulator, "jobs", "wait", job["id"], "--timeout", "1")
     assert result.returncode == 124
     assert "keeps running" in result.stderr
@@ -207,7 +216,11 @@ def test_wait_timeout_exit_code(mistral_emulator: Emulator, files: tuple[Path, P
     [
         (("jobs", "get", "0b9f8c1e-0000-4000-8000-000000000000"), 4, "not found"),
         (("jobs", "get", "../x"), 2, "job_id"),
-        (("jobs", "create", "--model", "m", "--file", "f", "--suffix", "x" * 30), 2, "suffix"),
+        (
+            ("jobs", "create", "--model", "open-mistral-7b", "--file", "f", "--suffix", "x" * 30),
+            2,
+            "suffix",
+        ),
         (("jobs", "list", "--page-size", "500"), 2, "page_size"),
         (("jobs", "frobnicate"), 2, "invalid choice"),
     ],
@@ -249,7 +262,7 @@ def test_ctrl_c_while_watching_says_jobs_keep_running(
             "jobs",
             "create",
             "--model",
-            "m",
+            "open-mistral-7b",
             "--file",
             good,
             "--auto-start",

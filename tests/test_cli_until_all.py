@@ -38,7 +38,8 @@ def make_job(mistral_emulator: Emulator, tmp_path: Path) -> MakeJob:
 
     def make(*options: str, bad: bool = False) -> str:
         file_id = ids["bad" if bad else "good"]
-        created = cli(mistral_emulator, "jobs", "create", "--model", "m", "--file", file_id,
+        created = cli(mistral_emulator, "jobs", "create", "--model", "open-mistral-7b",
+                      "--file", file_id,
                       *options, "--json")  # fmt: skip
         assert created.code == 0, created.err
         return str(created.json_lines()[0]["id"])

@@ -73,7 +73,8 @@ def make_job(mistral_emulator: Emulator, tmp_path: Path) -> Callable[..., str]:
     file_id = cli(mistral_emulator, "files", "upload", str(path), "--json").json_lines()[0]["id"]
 
     def make(*options: str) -> str:
-        created = cli(mistral_emulator, "jobs", "create", "--model", "m", "--file", file_id,
+        created = cli(mistral_emulator, "jobs", "create", "--model", "open-mistral-7b",
+                      "--file", file_id,
                       *options, "--json")  # fmt: skip
         assert created.code == 0, created.err
         return str(created.json_lines()[0]["id"])

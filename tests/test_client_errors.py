@@ -80,12 +80,14 @@ async def test_real_server_errors(emu: Emulator, client: AsyncClient) -> None:
     """Errors the service itself gives: 400 with its message, 404, 409."""
     with pytest.raises(BadRequestError, match="does not exist") as bad:
         await client.fine_tuning.jobs.create(
-            model="m", training_files=["0b9f8c1e-0000-4000-8000-0000000000aa"]
+            model="open-mistral-7b", training_files=["0b9f8c1e-0000-4000-8000-0000000000aa"]
         )
     assert bad.value.type == "invalid_request_error"
     with pytest.raises(NotFoundError):
         await client.forge.jobs.get("0b9f8c1e-0000-4000-8000-0000000000aa")
-    job = await client.fine_tuning.jobs.create(model="m", training_files=[await _file_id(client)])
+    job = await client.fine_tuning.jobs.create(
+        model="open-mistral-7b", training_files=[await _file_id(client)]
+    )
     with pytest.raises(ConflictError, match="VALIDATED"):
         await client.fine_tuning.jobs.start(job.id)
 
@@ -191,7 +193,7 @@ async def test_create_is_not_retried_when_it_may_have_been_handled(
     """A 502 after the job was stored is not sent again: the job it made is found and returned."""
     file_id = await _file_id(client)
     emu.inject(Fault.http(502, times=1, after=True, method="POST", path=FT))
-    job = await client.fine_tuning.jobs.create(model="m", training_files=[file_id])
+    job = await client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[file_id])
     assert emu.request_count("POST", FT) == 1
     assert [j.id for j in (await client.fine_tuning.jobs.list()).data] == [job.id]
 
@@ -202,7 +204,7 @@ async def test_create_refused_with_502_is_retried_once_checked(
     """A 502 before handling made no job: the lookup finds none, so the create is sent again."""
     file_id = await _file_id(client)
     emu.inject(Fault.http(502, times=1, method="POST", path=FT))
-    job = await client.fine_tuning.jobs.create(model="m", training_files=[file_id])
+    job = await client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[file_id])
     assert emu.request_count("POST", FT) == 2
     assert [j.id for j in (await client.fine_tuning.jobs.list()).data] == [job.id]
 
@@ -212,7 +214,7 @@ async def test_create_answered_504_is_not_retried(emu: Emulator, client: AsyncCl
     file_id = await _file_id(client)
     emu.inject(Fault.http(504, times=1, method="POST", path=FT))
     with pytest.raises(ServerError):
-        await client.fine_tuning.jobs.create(model="m", training_files=[file_id])
+        await client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[file_id])
     assert emu.request_count("POST", FT) == 1
 
 
@@ -223,7 +225,7 @@ async def test_create_is_not_retried_after_a_dropped_connection(
     """A connection lost after the POST was handled is not sent again: its job is returned."""
     file_id = await _file_id(client)
     emu.inject(Fault.drop(times=1, after=True, method="POST", path=FT))
-    job = await client.fine_tuning.jobs.create(model="m", training_files=[file_id])
+    job = await client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[file_id])
     assert emu.request_count("POST", FT) == 1
     assert [j.id for j in (await client.fine_tuning.jobs.list()).data] == [job.id]
 
@@ -236,7 +238,7 @@ async def test_create_dropped_before_handling_still_raises(
     file_id = await _file_id(client)
     emu.inject(Fault.drop(times=1, method="POST", path=FT))
     with pytest.raises(IncompleteResponseError):
-        await client.fine_tuning.jobs.create(model="m", training_files=[file_id])
+        await client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[file_id])
     assert (await client.fine_tuning.jobs.list()).total == 0
 
 
@@ -249,7 +251,7 @@ async def test_create_is_retried_when_refused_before_handling(
         Fault.http(429, retry_after=1, times=1, method="POST", path=FT),
         Fault.http(503, retry_after=2, times=1, method="POST", path=FT),
     )
-    job = await client.fine_tuning.jobs.create(model="m", training_files=[file_id])
+    job = await client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[file_id])
     assert emu.request_count("POST", FT) == 3
     assert sleeps.delays == [1.0, 2.0]
     assert [j.id for j in (await client.fine_tuning.jobs.list()).data] == [job.id]
@@ -399,7 +401,9 @@ def test_forward_compatible_models() -> None:
 @pytest.mark.off_spec("forces a status the spec's enum does not list")
 async def test_unknown_status_from_the_server_decodes(emu: Emulator, client: AsyncClient) -> None:
     """A status the client does not know comes through as is, over the wire."""
-    job = await client.fine_tuning.jobs.create(model="m", training_files=[await _file_id(client)])
+    job = await client.fine_tuning.jobs.create(
+        model="open-mistral-7b", training_files=[await _file_id(client)]
+    )
     emu.set_status(job.id, "PAUSED_FOR_REVIEW")
     got = await client.fine_tuning.jobs.get(job.id)
     assert got.status == "PAUSED_FOR_REVIEW"

@@ -97,10 +97,14 @@ async def test_ids_cannot_change_the_path(emu: Emulator, client: AsyncClient, jo
 @pytest.mark.parametrize(
     "make",
     [
-        lambda c: c.fine_tuning.jobs.create(model="m", training_files=5),
-        lambda c: c.fine_tuning.jobs.create(model="m", training_files=["f"], validation_files=5),
-        lambda c: c.fine_tuning.jobs.create(model="m", training_files=["f"], integrations=["x"]),
-        lambda c: c.fine_tuning.jobs.create(model="m", training_files=[5]),
+        lambda c: c.fine_tuning.jobs.create(model="open-mistral-7b", training_files=5),
+        lambda c: c.fine_tuning.jobs.create(
+            model="open-mistral-7b", training_files=["f"], validation_files=5
+        ),
+        lambda c: c.fine_tuning.jobs.create(
+            model="open-mistral-7b", training_files=["f"], integrations=["x"]
+        ),
+        lambda c: c.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[5]),
         lambda c: c.forge.jobs.create(
             job_type="dpo", model_config={"base_model": "m"}, dataset_ids=5
         ),

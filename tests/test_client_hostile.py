@@ -34,7 +34,7 @@ from .conftest import KEY_A, SleepRecorder
 pytestmark = pytest.mark.anyio
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-JOB = {"id": "job-1", "status": "RUNNING", "created_at": 1_700_000_000, "model": "m"}
+JOB = {"id": "job-1", "status": "RUNNING", "created_at": 1_700_000_000, "model": "open-mistral-7b"}
 
 
 class Hostile:
@@ -268,7 +268,7 @@ async def test_redirect_to_another_host_is_refused(serve: Any, sleeps: SleepReco
     api.route("POST", "/v1/fine_tuning/jobs", redirect)
     async with client_of(await serve(api), sleeps) as client:
         with pytest.raises(RedirectError) as caught:
-            await client.fine_tuning.jobs.create(model="m", training_files=["f"])
+            await client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=["f"])
     assert caught.value.location == f"{other}/v1/fine_tuning/jobs"
     assert other in str(caught.value)
     assert "token" not in str(caught.value)

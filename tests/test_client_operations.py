@@ -111,7 +111,7 @@ async def test_async_for_walks_every_page(emu: Emulator, client: AsyncClient) ->
     """async for over list() yields every job once, across pages."""
     file_id = await _file_id(client)
     ids = [
-        (await client.fine_tuning.jobs.create(model="m", training_files=[file_id])).id
+        (await client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[file_id])).id
         for _ in range(7)
     ]
     seen = [job.id async for job in client.fine_tuning.jobs.list(page_size=3)]
@@ -125,12 +125,12 @@ async def test_iteration_does_not_repeat_jobs_created_meanwhile(client: AsyncCli
     """A job created during the walk shifts the pages; no job is yielded twice."""
     file_id = await _file_id(client)
     for _ in range(4):
-        await client.fine_tuning.jobs.create(model="m", training_files=[file_id])
+        await client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[file_id])
     seen: list[str] = []
     async for job in client.fine_tuning.jobs.list(page_size=2):
         seen.append(job.id)
         if len(seen) == 1:
-            await client.fine_tuning.jobs.create(model="m", training_files=[file_id])
+            await client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[file_id])
     assert len(seen) == len(set(seen))
     assert len(seen) >= 4
 
@@ -140,7 +140,10 @@ async def test_forge_create_list_get_cancel(emu: Emulator, client: AsyncClient) 
     job = await client.forge.jobs.create(
         job_type="dpo",
         model_config=ModelConfig(
-            architecture="mixture_of_experts", base_model="m", num_experts=8, active_experts=2
+            architecture="mixture_of_experts",
+            base_model="open-mistral-7b",
+            num_experts=8,
+            active_experts=2,
         ),
         hyperparameters={"training_steps": 30, "batch_size": 8},
         dataset_ids=["0b9f8c1e-0000-4000-8000-000000000001"],
@@ -185,27 +188,37 @@ async def test_files_upload_path_and_stream(tmp_path: Path, client: AsyncClient)
     ("call", "field"),
     [
         (
-            lambda c: c.fine_tuning.jobs.create(model="m", training_files=["f"], suffix="x" * 19),
+            lambda c: c.fine_tuning.jobs.create(
+                model="open-mistral-7b", training_files=["f"], suffix="x" * 19
+            ),
             "suffix",
         ),
-        (lambda c: c.fine_tuning.jobs.create(model="m", training_files=[]), "training_files"),
-        (lambda c: c.fine_tuning.jobs.create(model="m", training_files="f"), "training_files"),
+        (
+            lambda c: c.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[]),
+            "training_files",
+        ),
+        (
+            lambda c: c.fine_tuning.jobs.create(model="open-mistral-7b", training_files="f"),
+            "training_files",
+        ),
         (lambda c: c.fine_tuning.jobs.create(model="", training_files=["f"]), "model"),
         (
             lambda c: c.fine_tuning.jobs.create(
-                model="m", training_files=["f"], hyperparameters={"learning_rate": -1}
+                model="open-mistral-7b", training_files=["f"], hyperparameters={"learning_rate": -1}
             ),
             "hyperparameters.learning_rate",
         ),
         (
             lambda c: c.fine_tuning.jobs.create(
-                model="m", training_files=["f"], hyperparameters={"warmup_fraction": 2}
+                model="open-mistral-7b",
+                training_files=["f"],
+                hyperparameters={"warmup_fraction": 2},
             ),
             "hyperparameters.warmup_fraction",
         ),
         (
             lambda c: c.fine_tuning.jobs.create(
-                model="m", training_files=["f"], hyperparameters={"learning_rat": 1}
+                model="open-mistral-7b", training_files=["f"], hyperparameters={"learning_rat": 1}
             ),
             "hyperparameters",
         ),

@@ -317,7 +317,9 @@ async def test_the_emulator_refuses_what_the_local_check_refuses(
     local = validate_file(bad, tokens=False)
     first = next(p for p in local.problems if p.severity == "error")
     uploaded = await client.files.upload(bad)
-    job = await client.fine_tuning.jobs.create(model="m", training_files=[uploaded.id])
+    job = await client.fine_tuning.jobs.create(
+        model="open-mistral-7b", training_files=[uploaded.id]
+    )
     emu.advance(120)
     detailed = await client.fine_tuning.jobs.get(job.id)
     assert detailed.status == "FAILED_VALIDATION"
@@ -327,7 +329,7 @@ async def test_the_emulator_refuses_what_the_local_check_refuses(
     assert validate_file(good).ok
     ok = await client.files.upload(good)
     trained = await client.fine_tuning.jobs.create(
-        model="m", training_files=[ok.id], auto_start=True
+        model="open-mistral-7b", training_files=[ok.id], auto_start=True
     )
     emu.advance(60)
     assert (await client.fine_tuning.jobs.get(trained.id)).status != "FAILED_VALIDATION"

@@ -101,7 +101,7 @@ async def test_status_fault_before_changes_nothing(emu: Emulator, api: Api) -> N
     """A fault before handling leaves no trace: no job is created."""
     uploaded = await api.upload(GOOD_JSONL)
     emu.inject(Fault.http(503, times=1))
-    body = {"model": "m", "training_files": [{"file_id": uploaded["id"]}]}
+    body = {"model": "open-mistral-7b", "training_files": [{"file_id": uploaded["id"]}]}
     assert (await api.call("POST", FT, json=body))[0] == 503
     assert (await api.call("GET", FT))[1]["total"] == 0
 
@@ -110,7 +110,7 @@ async def test_status_fault_after_keeps_the_effect(emu: Emulator, api: Api) -> N
     """A fault after handling loses the answer but keeps the job (why POSTs are not retried)."""
     uploaded = await api.upload(GOOD_JSONL)
     emu.inject(Fault.http(502, times=1, after=True))
-    body = {"model": "m", "training_files": [{"file_id": uploaded["id"]}]}
+    body = {"model": "open-mistral-7b", "training_files": [{"file_id": uploaded["id"]}]}
     assert (await api.call("POST", FT, json=body))[0] == 502
     assert (await api.call("GET", FT))[1]["total"] == 1
 
@@ -120,7 +120,7 @@ async def test_drop_closes_the_connection(emu: Emulator, api: Api) -> None:
     """A dropped request gets no answer at all: the client sees a disconnect."""
     uploaded = await api.upload(GOOD_JSONL)
     emu.inject(Fault.drop(times=1, after=True))
-    body = {"model": "m", "training_files": [{"file_id": uploaded["id"]}]}
+    body = {"model": "open-mistral-7b", "training_files": [{"file_id": uploaded["id"]}]}
     with pytest.raises(aiohttp.ServerDisconnectedError):
         await api.call("POST", FT, json=body)
     assert (await api.call("GET", FT))[1]["total"] == 1

@@ -56,7 +56,7 @@ async def test_unreadable_json_body_is_400(api: Api) -> None:
     )
     assert status == 400
     assert "body" in answer["message"]
-    good = gzip.compress(b'{"model": "m"}')
+    good = gzip.compress(b'{"model": "open-mistral-7b"}')
     status, answer = await api.call("POST", FT, data=good, headers=headers)
     assert status == 400
     assert "training_files" in answer["message"]
@@ -74,7 +74,7 @@ async def test_empty_body_says_so(api: Api, path: str) -> None:
 async def test_absurd_training_steps_are_refused(api: Api, steps: int) -> None:
     """training_steps beyond a million is a 400 for both APIs (no never-ending job)."""
     uploaded = await api.upload(GOOD_JSONL)
-    body = {"model": "m", "training_files": [{"file_id": uploaded["id"]}]}
+    body = {"model": "open-mistral-7b", "training_files": [{"file_id": uploaded["id"]}]}
     status, answer = await api.call(
         "POST", FT, json={**body, "hyperparameters": {"training_steps": steps}}
     )

@@ -39,7 +39,7 @@ FT_CASES = [
     ("training_steps 0", _ft(hyperparameters={"training_steps": 0}), "training_steps"),
     ("training_steps string", _ft(hyperparameters={"training_steps": "10"}), "training_steps"),
     ("missing model", {"training_files": [{"file_id": "FILE"}]}, "model"),
-    ("missing training_files", {"model": "m"}, "training_files"),
+    ("missing training_files", {"model": "open-mistral-7b"}, "training_files"),
     ("training_files not a list", _ft(training_files="FILE"), "training_files"),
     ("training file as bare id", _ft(training_files=["FILE"]), "training_files"),
     ("empty training_files", _ft(training_files=[]), "training_files"),

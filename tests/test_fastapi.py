@@ -38,7 +38,7 @@ def build_app(base_url: str) -> FastAPI:
     @app.post("/jobs")
     async def launch(file_id: str, jobs: JobsDep) -> dict[str, str]:
         job = await jobs.client.fine_tuning.jobs.create(
-            model="m",
+            model="open-mistral-7b",
             training_files=[file_id],
             auto_start=True,
             hyperparameters={"training_steps": 10},

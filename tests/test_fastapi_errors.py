@@ -46,7 +46,9 @@ def build_app(base_url: str) -> FastAPI:
     @app.post("/jobs")
     async def launch(file_id: str, client: ClientDep, steps: int = 10) -> dict[str, Any]:
         job = await client.fine_tuning.jobs.create(
-            model="m", training_files=[file_id], hyperparameters={"training_steps": steps}
+            model="open-mistral-7b",
+            training_files=[file_id],
+            hyperparameters={"training_steps": steps},
         )
         return {"id": job.id}
 

@@ -41,7 +41,7 @@ async def _jobs(client: AsyncClient, count: int) -> list[str]:
     return [
         (
             await client.fine_tuning.jobs.create(
-                model="m", training_files=[good], auto_start=True,
+                model="open-mistral-7b", training_files=[good], auto_start=True,
                 hyperparameters={"training_steps": 10 + n % 30},
             )
         ).id
@@ -295,7 +295,7 @@ BUDGET_CHILD = textwrap.dedent(
                     try:
                         if n % 10 == 0:
                             await client.fine_tuning.jobs.create(
-                                model="m", training_files=[uploaded.id])
+                                model="open-mistral-7b", training_files=[uploaded.id])
                         else:
                             await client.fine_tuning.jobs.list(page_size=1)
                         ok += 1

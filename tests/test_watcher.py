@@ -62,7 +62,7 @@ async def _short_jobs(client: AsyncClient, count: int) -> list[str]:
     good, _ = await _files(client)
     jobs = [
         await client.fine_tuning.jobs.create(
-            model="m",
+            model="open-mistral-7b",
             training_files=[good],
             auto_start=True,
             hyperparameters={"training_steps": 10},
@@ -163,7 +163,10 @@ async def test_wait_returns_the_finished_job(emu: Emulator, fast_client: AsyncCl
     emu.speed = 50.0
     good, _ = await _files(fast_client)
     job = await fast_client.fine_tuning.jobs.create(
-        model="m", training_files=[good], auto_start=True, hyperparameters={"training_steps": 10}
+        model="open-mistral-7b",
+        training_files=[good],
+        auto_start=True,
+        hyperparameters={"training_steps": 10},
     )
     done = await fast_client.fine_tuning.jobs.wait(job.id, timeout=30, config=FAST)
     assert done.status == "SUCCESS"
@@ -175,7 +178,7 @@ async def test_wait_timeout_and_parked_jobs(emu: Emulator, fast_client: AsyncCli
     """A parked VALIDATED job is not finished: wait() times out with WaitTimeoutError."""
     emu.speed = 50.0
     good, _ = await _files(fast_client)
-    job = await fast_client.fine_tuning.jobs.create(model="m", training_files=[good])
+    job = await fast_client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[good])
     with pytest.raises(WaitTimeoutError) as caught:
         await fast_client.fine_tuning.jobs.wait(job.id, timeout=1.0, config=FAST)
     assert caught.value.last_status == "VALIDATED"
@@ -189,8 +192,8 @@ async def test_vanished_job_is_confirmed_then_reported(
 ) -> None:
     """A job that disappears is reported once as JobVanished, after a second 404."""
     good, _ = await _files(fast_client)
-    keep = await fast_client.fine_tuning.jobs.create(model="m", training_files=[good])
-    gone = await fast_client.fine_tuning.jobs.create(model="m", training_files=[good])
+    keep = await fast_client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[good])
+    gone = await fast_client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[good])
     events_seen: list[WatchEvent[Any]] = []
     async with fast_client.fine_tuning.jobs.watch([keep.id, gone.id], config=FAST) as events:
         async for event in events:
@@ -213,7 +216,7 @@ async def test_unknown_status_is_reported_and_polled_on(
     """An unknown status is a Transition, not an end: the job is polled until it really ends."""
     good, _ = await _files(fast_client)
     job = await fast_client.fine_tuning.jobs.create(
-        model="m", training_files=[good], auto_start=True
+        model="open-mistral-7b", training_files=[good], auto_start=True
     )
     seen: list[str] = []
     async with fast_client.fine_tuning.jobs.watch([job.id], config=FAST) as events:
@@ -253,7 +256,7 @@ async def test_rate_limit_pauses_the_whole_watcher(emu: Emulator, fast_client: A
 async def test_auth_failure_ends_the_watch(emu: Emulator, fast_client: AsyncClient) -> None:
     """A 401 ends the watch with AuthenticationError; nothing is left running."""
     good, _ = await _files(fast_client)
-    job = await fast_client.fine_tuning.jobs.create(model="m", training_files=[good])
+    job = await fast_client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[good])
     emu.inject(Fault.http(401))
 
     async def watch_all() -> None:
@@ -274,7 +277,10 @@ async def test_poll_failures_are_events_and_the_watch_goes_on(
     emu.speed = 50.0
     good, _ = await _files(fast_client)
     job = await fast_client.fine_tuning.jobs.create(
-        model="m", training_files=[good], auto_start=True, hyperparameters={"training_steps": 10}
+        model="open-mistral-7b",
+        training_files=[good],
+        auto_start=True,
+        hyperparameters={"training_steps": 10},
     )
     emu.inject(Fault.http(500, times=3, path=f"/v1/fine_tuning/jobs/{job.id}"))
     kinds: list[str] = []
@@ -314,7 +320,7 @@ async def test_slow_consumer_gets_everything_with_a_tiny_buffer(
 async def test_breaking_out_stops_every_poll(emu: Emulator, fast_client: AsyncClient) -> None:
     """Leaving the loop early stops polling at once: no task left, no further request."""
     good, _ = await _files(fast_client)
-    job = await fast_client.fine_tuning.jobs.create(model="m", training_files=[good])
+    job = await fast_client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[good])
     tasks_before = len(asyncio.all_tasks())
     async with fast_client.fine_tuning.jobs.watch([job.id], config=FAST) as events:
         async for _ in events:
@@ -334,7 +340,7 @@ async def test_breaking_out_stops_every_poll(emu: Emulator, fast_client: AsyncCl
 async def test_cancelling_the_task_stops_the_watch(emu: Emulator, fast_client: AsyncClient) -> None:
     """Cancelling the consuming task from outside leaves nothing behind."""
     good, _ = await _files(fast_client)
-    job = await fast_client.fine_tuning.jobs.create(model="m", training_files=[good])
+    job = await fast_client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[good])
     tasks_before = len(asyncio.all_tasks())
 
     async def consume() -> None:
@@ -360,7 +366,7 @@ async def test_resume_reports_what_happened_meanwhile(
     jobs = [
         (
             await fast_client.fine_tuning.jobs.create(
-                model="m", training_files=[good], auto_start=True
+                model="open-mistral-7b", training_files=[good], auto_start=True
             )
         ).id
         for _ in range(3)
@@ -401,7 +407,7 @@ async def test_add_remove_and_many_subscribers(emu: Emulator, fast_client: Async
     async def new_job() -> str:
         return (
             await fast_client.fine_tuning.jobs.create(
-                model="m",
+                model="open-mistral-7b",
                 training_files=[good],
                 auto_start=True,
                 hyperparameters={"training_steps": 10},
@@ -450,7 +456,7 @@ async def test_stalled_job_is_reported_once(emu: Emulator, fast_client: AsyncCli
     """A job that keeps one status past stall_after gets one JobStalled event."""
     good, _ = await _files(fast_client)
     job = await fast_client.fine_tuning.jobs.create(
-        model="m", training_files=[good], auto_start=True
+        model="open-mistral-7b", training_files=[good], auto_start=True
     )
     emu.set_status(job.id, "RUNNING", hold=True)
     config = WatchConfig(
@@ -479,7 +485,7 @@ async def test_cadence_grows_while_nothing_changes_and_resets_on_change(
     """In virtual time: fast after a change, then base, growing to the cap; fast again on change."""
     good, _ = await _files(fast_client)
     job = await fast_client.fine_tuning.jobs.create(
-        model="m", training_files=[good], auto_start=True
+        model="open-mistral-7b", training_files=[good], auto_start=True
     )
     emu.set_status(job.id, "RUNNING", hold=True)
     clock = VirtualClock()
@@ -519,7 +525,7 @@ async def test_resume_with_new_jobs_sweeping_alongside(
 
     async def new() -> str:
         job = await fast_client.fine_tuning.jobs.create(
-            model="m", training_files=[good], auto_start=True
+            model="open-mistral-7b", training_files=[good], auto_start=True
         )
         return job.id
 
@@ -557,7 +563,11 @@ async def test_saved_state_keeps_unread_events(emu: Emulator, fast_client: Async
     """Events still in the buffer when the state is saved are reported after the resume."""
     good, _ = await _files(fast_client)
     ids = [
-        (await fast_client.fine_tuning.jobs.create(model="m", training_files=[good])).id
+        (
+            await fast_client.fine_tuning.jobs.create(
+                model="open-mistral-7b", training_files=[good]
+            )
+        ).id
         for _ in range(4)
     ]
     async with fast_client.fine_tuning.jobs.watch(ids, config=FAST) as events:
@@ -580,7 +590,11 @@ async def test_request_budget_is_honoured(emu: Emulator, fast_client: AsyncClien
     """With requests_per_second=5, the emulator never sees more than that, retries included."""
     good, _ = await _files(fast_client)
     ids = [
-        (await fast_client.fine_tuning.jobs.create(model="m", training_files=[good])).id
+        (
+            await fast_client.fine_tuning.jobs.create(
+                model="open-mistral-7b", training_files=[good]
+            )
+        ).id
         for _ in range(3)
     ]
     emu.clear_requests()
@@ -602,7 +616,11 @@ async def test_pause_holds_requests_that_already_had_a_slot(
     """After a 429, no request goes out before its Retry-After, even ones queued before it."""
     good, _ = await _files(fast_client)
     ids = [
-        (await fast_client.fine_tuning.jobs.create(model="m", training_files=[good])).id
+        (
+            await fast_client.fine_tuning.jobs.create(
+                model="open-mistral-7b", training_files=[good]
+            )
+        ).id
         for _ in range(6)
     ]
     config = WatchConfig(
@@ -632,7 +650,7 @@ async def test_forbidden_ends_the_watch(emu: Emulator, fast_client: AsyncClient)
     from mistral_jobs_async import PermissionDeniedError
 
     good, _ = await _files(fast_client)
-    job = await fast_client.fine_tuning.jobs.create(model="m", training_files=[good])
+    job = await fast_client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[good])
     emu.inject(Fault.http(403))
     watcher = fast_client.fine_tuning.jobs.watcher([job.id], config=FAST)
     with pytest.raises(PermissionDeniedError):

@@ -122,7 +122,10 @@ async def test_start_is_seen_at_once_and_nothing_is_skipped(
     within a couple of fast intervals (not at the parked job's slow cadence), none skipped."""
     good = (await client.files.upload(io.BytesIO(GOOD_JSONL), filename="g.jsonl")).id
     job = await client.fine_tuning.jobs.create(
-        model="m", training_files=[good], auto_start=False, hyperparameters={"training_steps": 10}
+        model="open-mistral-7b",
+        training_files=[good],
+        auto_start=False,
+        hyperparameters={"training_steps": 10},
     )
     emu.speed = 20.0
     slow = WatchConfig(fast_interval=0.1, base_interval=2.0, max_interval=10.0, coalesce=0.0)
@@ -150,8 +153,8 @@ async def test_wait_until_a_status(emu: Emulator, client: AsyncClient) -> None:
     good = (await client.files.upload(io.BytesIO(GOOD_JSONL), filename="g.jsonl")).id
     bad = (await client.files.upload(io.BytesIO(BAD_JSONL), filename="b.jsonl")).id
     jobs = client.fine_tuning.jobs
-    parked = await jobs.create(model="m", training_files=[good], auto_start=False)
-    failing = await jobs.create(model="m", training_files=[bad], auto_start=True)
+    parked = await jobs.create(model="open-mistral-7b", training_files=[good], auto_start=False)
+    failing = await jobs.create(model="open-mistral-7b", training_files=[bad], auto_start=True)
     config = WatchConfig(fast_interval=0.05, base_interval=0.1, max_interval=0.3)
     with anyio.fail_after(30):
         validated = await jobs.wait(parked.id, until="VALIDATED", config=config)
@@ -192,7 +195,7 @@ async def test_watch_all_follows_matching_jobs_created_during_the_watch(
 
     async def make(suffix: str) -> str:
         job = await jobs.create(
-            model="m", training_files=[good], auto_start=True, suffix=suffix,
+            model="open-mistral-7b", training_files=[good], auto_start=True, suffix=suffix,
             hyperparameters={"training_steps": 10},
         )  # fmt: skip
         return job.id
@@ -225,7 +228,7 @@ async def test_watch_all_follows_matching_jobs_created_during_the_watch(
 async def test_watch_all_can_include_ended_jobs(emu: Emulator, client: AsyncClient) -> None:
     """include_ended reports jobs already ended when found, once, as their first status."""
     good = (await client.files.upload(io.BytesIO(GOOD_JSONL), filename="g.jsonl")).id
-    job = await client.fine_tuning.jobs.create(model="m", training_files=[good])
+    job = await client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[good])
     emu.set_status(job.id, "CANCELLED")
     with anyio.fail_after(10):
         async with client.fine_tuning.jobs.watch_all(include_ended=True, config=QUICK) as events:
@@ -247,7 +250,9 @@ async def test_one_corrupt_list_page_costs_no_more_than_two_cadences(emu: Emulat
     async with AsyncClient(KEY_A, base_url=emu.url, retry=policy) as client:
         good = (await client.files.upload(io.BytesIO(GOOD_JSONL), filename="g.jsonl")).id
         ids = [
-            (await client.fine_tuning.jobs.create(model="m", training_files=[good])).id
+            (
+                await client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[good])
+            ).id
             for _ in range(600)
         ]
         first_seen = 0
@@ -291,7 +296,7 @@ async def test_watch_all_keeps_removed_jobs_out_and_sees_jobs_that_ended_quickly
     watch is reported even if it ended before the next walk of the list."""
     good = (await client.files.upload(io.BytesIO(GOOD_JSONL), filename="g.jsonl")).id
     jobs = client.fine_tuning.jobs
-    first = await jobs.create(model="m", training_files=[good])
+    first = await jobs.create(model="open-mistral-7b", training_files=[good])
     config = replace(QUICK, base_interval=0.1)
     seen: list[tuple[str, str | None, str]] = []
     with anyio.fail_after(20):
@@ -300,7 +305,7 @@ async def test_watch_all_keeps_removed_jobs_out_and_sees_jobs_that_ended_quickly
             assert isinstance(event, Transition)
             assert event.job_id == first.id
             events.watcher.remove(first.id)
-            quick = await jobs.create(model="m", training_files=[good])
+            quick = await jobs.create(model="open-mistral-7b", training_files=[good])
             emu.set_status(quick.id, "SUCCESS")  # ended before any walk could see it running
             async for event in events:
                 assert isinstance(event, Transition), event

@@ -47,7 +47,7 @@ async def _jobs(client: AsyncClient, count: int, steps: int = 100) -> list[str]:
     return [
         (
             await client.fine_tuning.jobs.create(
-                model="m", training_files=[good], auto_start=True,
+                model="open-mistral-7b", training_files=[good], auto_start=True,
                 hyperparameters={"training_steps": steps},
             )
         ).id

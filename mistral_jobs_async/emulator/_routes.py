@@ -7,9 +7,11 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+import msgspec
 from aiohttp import BodyPartReader, web
 
 from mistral_jobs_async.emulator._errors import ApiError
+from mistral_jobs_async.emulator._models import ModelUpdateIn
 from mistral_jobs_async.emulator._schemas import fine_tuning_job_decoder, training_job_decoder
 from mistral_jobs_async.emulator._service import (
     BROKEN_BODY,
@@ -22,6 +24,8 @@ from mistral_jobs_async.emulator._store import JobFilter
 from mistral_jobs_async.emulator._uploads import JsonlChecker
 
 __all__ = ["Routes"]
+
+model_update_decoder = msgspec.json.Decoder(ModelUpdateIn)
 
 
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int | None) -> int:
@@ -224,6 +228,38 @@ class Routes:
         if checker is None:
             raise ApiError(400, "file: a 'file' part is required")
         return purpose, filename, checker
+
+    # --- models ----------------------------------------------------------------------------------
+
+    async def list_models(self, request: web.Request) -> web.Response:
+        query = request.query
+        return json_response(
+            self.s.store.list_models(
+                api_key_of(request), provider=query.get("provider"), model=query.get("model")
+            )
+        )
+
+    async def get_model(self, request: web.Request) -> web.Response:
+        model_id = request.match_info["model_id"]
+        return json_response(self.s.store.get_model(api_key_of(request), model_id))
+
+    async def update_model(self, request: web.Request) -> web.Response:
+        change = await decode_body(request, model_update_decoder)
+        model_id = request.match_info["model_id"]
+        return json_response(self.s.store.update_model(api_key_of(request), model_id, change))
+
+    async def archive_model(self, request: web.Request) -> web.Response:
+        model_id = request.match_info["model_id"]
+        archived = request.method == "POST"
+        return json_response(
+            self.s.store.archive_model(api_key_of(request), model_id, archived=archived)
+        )
+
+    async def delete_model(self, request: web.Request) -> web.Response:
+        model_id = request.match_info["model_id"]
+        return json_response(self.s.store.delete_model(api_key_of(request), model_id))
+
+    # --- files -----------------------------------------------------------------------------------
 
     async def list_files(self, request: web.Request) -> web.Response:
         page, size = _page(request)

@@ -8,7 +8,7 @@ import secrets
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -64,6 +64,7 @@ class Emulator:
         monotonic: Callable[[], float] = time.monotonic,
         max_upload_bytes: int = 512 * 1024 * 1024,
         request_log_size: int = 100_000,
+        fine_tunable_models: Mapping[str, int] | None = None,
     ) -> None:
         """Configure the emulator; nothing listens until it is entered or :meth:`start`-ed.
 
@@ -71,7 +72,9 @@ class Emulator:
         :meth:`advance`). ``api_keys`` limits the accepted keys (default: any non-empty key).
         ``rate_limit`` is requests/second per key. ``failure_rate`` is the share of jobs that
         fail while RUNNING. ``control_token`` guards the HTTP control path: ``""`` (default)
-        draws a random one, ``None`` disables the path.
+        draws a random one, ``None`` disables the path. ``fine_tunable_models`` (name to context
+        length) replaces the table of base models a fine-tuning job may name
+        (``emulator.FINE_TUNABLE_MODELS``); any other is a 400 naming it.
         """
         if isinstance(api_keys, str):
             raise EmulatorError("api_keys takes a collection of keys, e.g. ['my-key'], not a str")
@@ -85,6 +88,7 @@ class Emulator:
                 timings=timings or Timings(),
                 failure_rate=failure_rate,
                 forge_hold_unstarted=forge_hold_unstarted,
+                fine_tunable_models=fine_tunable_models,
             ),
             faults=Faults(seed),
             limiter=RateLimiter(rate_limit, burst=rate_burst, monotonic=monotonic),

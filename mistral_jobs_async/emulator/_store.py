@@ -12,6 +12,7 @@ import heapq
 import random
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -31,6 +32,7 @@ from mistral_jobs_async.emulator._lifecycle import (
     Timings,
     plan_from,
 )
+from mistral_jobs_async.emulator._models import ModelCards, ModelUpdateIn
 from mistral_jobs_async.emulator._schemas import (
     FineTuningJobIn,
     FineTuningJobOut,
@@ -145,6 +147,7 @@ class Store:
         timings: Timings,
         failure_rate: float,
         forge_hold_unstarted: bool,
+        fine_tunable_models: Mapping[str, int] | None = None,
     ) -> None:
         if not 0.0 <= failure_rate <= 1.0:
             raise EmulatorError("failure_rate must be within 0..1")
@@ -155,6 +158,7 @@ class Store:
         self.lock = threading.RLock()
         self._seed = seed
         self.files = FileStore()
+        self.models = ModelCards(None if fine_tunable_models is None else dict(fine_tunable_models))
         self._init()
 
     def _init(self) -> None:
@@ -169,6 +173,7 @@ class Store:
         with self.lock:
             self._init()
             self.files.reset()
+            self.models.reset()
 
     # --- the lifecycle engine ------------------------------------------------------------------
 
@@ -208,6 +213,8 @@ class Store:
         if status == "SUCCESS":
             self._finish(job)
         else:
+            if job.result_model is not None:
+                self.models.remove(job.result_model)
             job.result_model = None
             job.trained_tokens = None
 
@@ -221,6 +228,11 @@ class Store:
                 f"ft:{job.request.model}:{key_fingerprint(job.key)}{suffix}:{day}:{short}"
             )
             job.trained_tokens = job.training_steps * _TOKENS_PER_STEP
+            self.models.add(
+                model_id=job.result_model, key=job.key, job=job.id, root=job.request.model,
+                created=int(self.clock.now()), owner=key_fingerprint(job.key),
+                classifier=job.request.job_type == "classifier",
+            )  # fmt: skip
         else:
             base = job.request.model_config.base_model or "scratch"
             job.result_model = f"forge:{job.request.job_type}:{base}:{short}"
@@ -246,6 +258,7 @@ class Store:
         with self.lock:
             self.sync()
             self._org(key)
+            self.models.check_fine_tunable(request.model)
             if not request.training_files:
                 raise ApiError(400, "training_files: at least one training file is required")
             files: list[FileRecord] = []
@@ -535,6 +548,38 @@ class Store:
         """The training files' tokens: ``count_training_tokens``'s, else size / 4."""
         tokenizer = tokenizer_of(model)
         return sum(f.tokens.get(tokenizer, f.size // 4) for f in files)
+
+    # --- models --------------------------------------------------------------------------------
+
+    def list_models(self, key: str, *, provider: str | None, model: str | None) -> bytes:
+        """``GET /v1/models``."""
+        with self.lock:
+            self.sync()
+            return self.models.listing(key, provider=provider, model=model)
+
+    def get_model(self, key: str, model_id: str) -> bytes:
+        """``GET /v1/models/{id}``."""
+        with self.lock:
+            self.sync()
+            return self.models.get(key, model_id)
+
+    def update_model(self, key: str, model_id: str, change: ModelUpdateIn) -> bytes:
+        """``PATCH /v1/fine_tuning/models/{id}``."""
+        with self.lock:
+            self.sync()
+            return self.models.update(key, model_id, change)
+
+    def archive_model(self, key: str, model_id: str, *, archived: bool) -> bytes:
+        """``POST`` (archive) or ``DELETE`` (unarchive) ``/v1/fine_tuning/models/{id}/archive``."""
+        with self.lock:
+            self.sync()
+            return self.models.archive(key, model_id, archived=archived)
+
+    def delete_model(self, key: str, model_id: str) -> bytes:
+        """``DELETE /v1/models/{id}``."""
+        with self.lock:
+            self.sync()
+            return self.models.delete(key, model_id)
 
     # --- control -------------------------------------------------------------------------------
 

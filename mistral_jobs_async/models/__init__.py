@@ -1,4 +1,4 @@
-"""msgspec models of the Fine-Tuning, Forge and Files APIs, and the status constants.
+"""msgspec models of the Fine-Tuning, Forge, Files and Models APIs, and the status constants.
 
 ``CreateFineTuningJobRequest`` and ``CreateTrainingJobRequest`` are the create bodies with the
 spec's bounds: the client checks parameters against them before it sends anything.
@@ -43,6 +43,13 @@ from mistral_jobs_async.models.forge import (
     TrainingJob,
     TrainingJobList,
 )
+from mistral_jobs_async.models.model_cards import (
+    ArchivedModel,
+    DeletedModel,
+    ModelCapabilities,
+    ModelCard,
+    ModelCardList,
+)
 
 __all__ = [
     "FINE_TUNING_STATUSES",
@@ -50,11 +57,13 @@ __all__ = [
     "FORGE_JOB_TYPES",
     "FORGE_STATUSES",
     "FORGE_TERMINAL",
+    "ArchivedModel",
     "Checkpoint",
     "CheckpointMetrics",
     "CreateFineTuningJobRequest",
     "CreateTrainingJobRequest",
     "DeletedFile",
+    "DeletedModel",
     "Error",
     "Event",
     "File",
@@ -68,6 +77,9 @@ __all__ = [
     "JobBase",
     "JobMetadata",
     "ListAnswer",
+    "ModelCapabilities",
+    "ModelCard",
+    "ModelCardList",
     "ModelConfig",
     "Page",
     "TrainingFile",

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from mistral_jobs_async._exceptions import InvalidRequestError
+from mistral_jobs_async._exceptions import InvalidRequestError, ResponseDecodeError
 from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._pagination import AsyncPager, fetch_page, list_pages
 from mistral_jobs_async._validation import (
@@ -28,8 +28,10 @@ from mistral_jobs_async.models.fine_tuning import (
     TrainingFile,
     WandbIntegration,
 )
+from mistral_jobs_async.models.model_cards import ModelCard
 from mistral_jobs_async.resources._jobs import JobsResource
 from mistral_jobs_async.resources._recovery import recovery, state_check
+from mistral_jobs_async.resources.models import Models
 from mistral_jobs_async.watcher import Clock, WatchConfig, WatchSession
 
 __all__ = ["FineTuning", "FineTuningJobs"]
@@ -100,6 +102,10 @@ class FineTuningJobs(JobsResource[FineTuningJob]):
     _list_decoder = _job_list
     _filters_by_creation = True
     _cancel_taken = frozenset({"CANCELLATION_REQUESTED", "CANCELLED"})
+
+    def __init__(self, http: HttpClient, models: Models) -> None:
+        super().__init__(http)
+        self._models = models
 
     def _created_after(self, timestamp: float) -> dict[str, str]:
         moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
@@ -232,9 +238,31 @@ class FineTuningJobs(JobsResource[FineTuningJob]):
         self._acted_on(job_id)  # this client's watchers of the job look again at once
         return job
 
+    async def wait_for_model(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = None,
+        config: WatchConfig | None = None,
+        clock: Clock | None = None,
+    ) -> ModelCard:
+        """The model card a job makes: waits for SUCCESS, then gets its ``fine_tuned_model``.
+
+        A job that ends otherwise raises ``JobEndedError`` (with the job); ``timeout`` raises
+        ``WaitTimeoutError`` as in :meth:`wait`.
+        """
+        job = await self.wait(job_id, until="SUCCESS", timeout=timeout, config=config, clock=clock)
+        if not job.fine_tuned_model:
+            raise ResponseDecodeError(
+                f"job {job_id} reached SUCCESS but its answer names no fine_tuned_model",
+                status_code=200,
+                request_id=None,
+            )
+        return await self._models.get(job.fine_tuned_model)
+
 
 class FineTuning:
     """``client.fine_tuning``: the Fine-Tuning API."""
 
-    def __init__(self, http: HttpClient) -> None:
-        self.jobs = FineTuningJobs(http)
+    def __init__(self, http: HttpClient, models: Models) -> None:
+        self.jobs = FineTuningJobs(http, models)
