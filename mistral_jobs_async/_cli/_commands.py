@@ -26,6 +26,7 @@ from mistral_jobs_async._cli._errors import (
     NO_KEY,
     CliError,
 )
+from mistral_jobs_async._cli._models import run_models
 from mistral_jobs_async._cli._output import (
     FILE_COLUMNS,
     Output,
@@ -269,8 +270,8 @@ _JOB_COMMANDS: dict[str, Callable[[AsyncClient, argparse.Namespace, Output], Awa
 
 
 async def run_api(args: argparse.Namespace, out: Output) -> int:
-    """Run a ``jobs``, ``forge`` or ``files`` command with a client built from the options."""
-    if args.command != "files":
+    """Run a ``jobs``, ``forge``, ``files`` or ``models`` command with the options' client."""
+    if args.command in ("jobs", "forge"):
         check_args(args, out)  # a usage error is said before a missing key
     # The client reads MISTRAL_API_KEY itself; a blank one is caught here to say what a shell
     # user does about it (the client's message speaks of its constructor).
@@ -283,4 +284,6 @@ async def run_api(args: argparse.Namespace, out: Output) -> int:
     ) as client:
         if args.command == "files":
             return await _files(client, args, out)
+        if args.command == "models":
+            return await run_models(client, args, out)
         return await _JOB_COMMANDS[args.action](client, args, out)

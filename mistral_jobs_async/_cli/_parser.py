@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mistral_jobs_async import __version__
+from mistral_jobs_async._cli._models import add_model_commands
 
 __all__ = ["build_parser"]
 
@@ -192,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
         for sub_parser in actions.choices.values():
             sub_parser.add_argument("--json", action="store_true", help="one JSON object per line")
             sub_parser.set_defaults(api=api)
+
+    add_model_commands(commands)
 
     files = commands.add_parser(
         "files", help="training files", epilog=_FILES_EXAMPLES, formatter_class=raw
