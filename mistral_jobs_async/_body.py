@@ -16,11 +16,11 @@ The client unpacks bodies itself instead of leaving it to aiohttp, for three rea
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import anyio.lowlevel
 
-__all__ = ["ACCEPT_ENCODING", "CHUNK", "BadBody", "BodyTooLarge", "read_body"]
+__all__ = ["ACCEPT_ENCODING", "CHUNK", "BadBody", "BodyTooLarge", "copy_body", "read_body"]
 
 #: What the client asks for: the encodings :class:`_Unpacker` reads.
 ACCEPT_ENCODING = "gzip, deflate"
@@ -123,3 +123,20 @@ async def read_body(
                 await anyio.lowlevel.checkpoint()
     unpacker.finish()
     return body
+
+
+async def copy_body(
+    chunks: AsyncIterator[bytes], *, encoding: str, write: Callable[[bytes], Awaitable[None]]
+) -> int:
+    """Unpack ``chunks`` into ``write`` as they come; the unpacked bytes written.
+
+    For a download: no limit and no buffer, the destination takes each piece.
+    """
+    unpacker = _Unpacker(encoding)
+    written = 0
+    async for chunk in chunks:
+        for piece in unpacker.feed(chunk):
+            await write(piece)
+            written += len(piece)
+    unpacker.finish()
+    return written

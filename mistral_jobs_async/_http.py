@@ -21,19 +21,26 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import anyio
 import msgspec
 
 from mistral_jobs_async import __version__
-from mistral_jobs_async._body import ACCEPT_ENCODING, CHUNK, BadBody, BodyTooLarge, read_body
+from mistral_jobs_async._body import (
+    ACCEPT_ENCODING,
+    CHUNK,
+    BadBody,
+    BodyTooLarge,
+    copy_body,
+    read_body,
+)
 from mistral_jobs_async._budget import RequestBudget
+from mistral_jobs_async._downloads import Download
 from mistral_jobs_async._exceptions import (
     ConfigurationError,
     ConnectError,
@@ -47,6 +54,7 @@ from mistral_jobs_async._exceptions import (
     TransportError,
     status_error,
 )
+from mistral_jobs_async._redirects import origin, redirect_target, shown
 from mistral_jobs_async._retry import Recover, RetryPolicy, call_with_retries, parse_retry_after
 from mistral_jobs_async._uploads import BinaryStream, Upload
 from mistral_jobs_async.models._common import Error
@@ -60,7 +68,6 @@ _USER_AGENT = f"mistral-jobs-async/{__version__}"
 _REQUEST_ID_HEADERS = ("x-request-id", "mistral-correlation-id", "x-kong-request-id")
 _ERROR_BODY_SNIPPET = 300
 _MAX_REDIRECTS = 5
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class _Secret(str):
@@ -75,27 +82,6 @@ class _Secret(str):
 _error_decoder = msgspec.json.Decoder(Error)
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port or _DEFAULT_PORTS.get(scheme)
-    except ValueError:
-        port = None
-    return scheme, (parts.hostname or "").lower(), port
-
-
-def _shown(url: str) -> str:
-    """A URL as an error may show it: no credentials, query or fragment."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
 @dataclass(frozen=True, slots=True)
 class _Request:
     """One request as it is sent (a redirect makes a new one)."""
@@ -105,6 +91,8 @@ class _Request:
     params: Mapping[str, str] | None
     json: bytes | None
     upload: Upload | None
+    #: A download's destination: a 2xx body goes there as it comes, not into memory.
+    sink: Download | None = None
 
 
 class _Answer:
@@ -142,7 +130,7 @@ class HttpClient:
         }
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self.base_url = base_url.rstrip("/")
-        self._origin = _origin(self.base_url)
+        self._origin = origin(self.base_url)
         self.retry = retry
         self.timeout = timeout
         # The whole-attempt deadline is ours (anyio); aiohttp bounds each connect and read,
@@ -222,12 +210,52 @@ class HttpClient:
 
         ``recover`` looks for what a failed attempt may have done (see ``_retry.py``).
         """
+        sent = _Request(method, self.base_url + path, params, json, upload)
+
+        def decode(answer: _Answer, request_id: str | None) -> T:
+            try:
+                return decoder.decode(answer.body)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                problem = str(exc)
+            raise ResponseDecodeError(
+                f"the answer to {method} {sent.url} (HTTP {answer.status}) is not the JSON the "
+                f"API promises: {problem}",
+                status_code=answer.status,
+                request_id=request_id,
+            )
+
+        return await self._call(
+            sent, decode, idempotent=idempotent, retry=retry, recover=recover, path=path
+        )
+
+    async def download(
+        self, path: str, sink: Download, *, params: Mapping[str, str] | None = None
+    ) -> int:
+        """``GET path``, its body written to ``sink`` as it comes (unpacked); the bytes written.
+
+        Retried from the start when ``sink`` can start over.
+        """
+        sent = _Request("GET", self.base_url + path, params, None, None, sink)
+        return await self._call(sent, lambda answer, _: sink.written, path=path)
+
+    async def _call(
+        self,
+        sent: _Request,
+        finish: Callable[[_Answer, str | None], T],
+        *,
+        path: str,
+        idempotent: bool | None = None,
+        retry: RetryPolicy | None = None,
+        recover: Recover[T] | None = None,
+    ) -> T:
+        """Attempts of ``sent`` under the retry policy, each answer turned into ``T``."""
         self._get_session()  # a closed client, or another loop, fails before anything else
-        url = self.base_url + path
+        method, url = sent.method, sent.url
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "DELETE", "PUT", "OPTIONS")
-
-        sent = _Request(method, url, params, json, upload)
+        # A body sent or received as a stream may take longer than one timeout: aiohttp's
+        # connect and read timeouts bound it instead of the whole-attempt deadline.
+        streamed = sent.upload is not None or sent.sink is not None
 
         async def attempt() -> T:
             # Looked up per attempt: the client may be closed while a retry waits.
@@ -235,10 +263,10 @@ class HttpClient:
             if self.budget is not None:
                 await self.budget.acquire()  # before the timeout: waiting is not the server's
             try:
-                if upload is not None:
-                    return await self._send(session, sent, decoder)
+                if streamed:
+                    return await self._send(session, sent, finish)
                 with anyio.move_on_after(self.timeout):
-                    return await self._send(session, sent, decoder)
+                    return await self._send(session, sent, finish)
             except RateLimitError as exc:
                 if self.budget is not None:
                     await self.budget.rate_limited(exc.retry_after)
@@ -250,34 +278,30 @@ class HttpClient:
             )
 
         policy = retry or self.retry
-        if upload is not None and not upload.repeatable:
+        once = (sent.upload is not None and not sent.upload.repeatable) or (
+            sent.sink is not None and not sent.sink.repeatable
+        )
+        if once:
             policy = replace(policy, max_retries=0)
         return await call_with_retries(
             attempt, policy, idempotent=idempotent, what=f"{method} {path}", recover=recover
         )
 
     async def _send(
-        self, session: aiohttp.ClientSession, sent: _Request, decoder: msgspec.json.Decoder[T]
+        self,
+        session: aiohttp.ClientSession,
+        sent: _Request,
+        finish: Callable[[_Answer, str | None], T],
     ) -> T:
         answer = await self._exchange(session, sent)
-        method, url = sent.method, sent.url
         headers = answer.headers
         request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
         if answer.status >= 400:
             raise self._status_error(
-                answer.status, answer.body, headers, request_id=request_id, method=method,
-                url=url,
+                answer.status, answer.body, headers, request_id=request_id, method=sent.method,
+                url=sent.url,
             )  # fmt: skip
-        try:
-            return decoder.decode(answer.body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            problem = str(exc)
-        raise ResponseDecodeError(
-            f"the answer to {method} {url} (HTTP {answer.status}) is not the JSON the API "
-            f"promises: {problem}",
-            status_code=answer.status,
-            request_id=request_id,
-        )
+        return finish(answer, request_id)
 
     async def _exchange(self, session: aiohttp.ClientSession, sent: _Request) -> _Answer:
         """One request and its answer, following same-origin redirects (a few at most)."""
@@ -286,11 +310,14 @@ class HttpClient:
             location = answer.headers.get("Location")
             if not 300 <= answer.status < 400 or location is None:
                 return answer
-            target = self._redirect_target(sent, answer.status, location)
+            target = redirect_target(
+                sent.method, sent.url, answer.status, location, allowed=self._origin,
+                base_url=self.base_url, replayable=sent.upload is None and sent.sink is None,
+            )  # fmt: skip
             sent = replace(sent, url=target, params=None)  # the target carries its query
         raise RedirectError(
-            f"{sent.method} {_shown(sent.url)}: more than {_MAX_REDIRECTS} redirects",
-            status_code=0, location=_shown(sent.url), method=sent.method, url=sent.url,
+            f"{sent.method} {shown(sent.url)}: more than {_MAX_REDIRECTS} redirects",
+            status_code=0, location=shown(sent.url), method=sent.method, url=sent.url,
         )  # fmt: skip
 
     async def _once(self, session: aiohttp.ClientSession, sent: _Request) -> _Answer:
@@ -327,6 +354,14 @@ class HttpClient:
                     self._last_date = (response_headers["Date"], time.time())
                 if 300 <= status < 400 and "Location" in response_headers:
                     body = bytearray()  # not read: the redirect is followed or refused
+                elif sent.sink is not None and 200 <= status < 300:
+                    body = bytearray()  # the body goes to the sink, never into memory
+                    await sent.sink.begin()
+                    await copy_body(
+                        response.content.iter_chunked(CHUNK),
+                        encoding=response_headers.get("Content-Encoding", ""),
+                        write=sent.sink.write,
+                    )
                 else:
                     body = await read_body(
                         response.content.iter_chunked(CHUNK),
@@ -381,28 +416,6 @@ class HttpClient:
         if failure is not None:
             raise failure
         return _Answer(status, response_headers, body)
-
-    def _redirect_target(self, sent: _Request, status: int, location: str) -> str:
-        """Where a redirect may be followed to, or ``RedirectError`` if it may not."""
-        method, url = sent.method, sent.url
-        target = urljoin(url, location)
-        shown = _shown(target)
-        if _origin(target) != self._origin:
-            raise RedirectError(
-                f"{method} {_shown(url)} was redirected (HTTP {status}) to {shown}, which is "
-                f"not {self.base_url}: refused (the API does not redirect; nothing was sent "
-                "there)",
-                status_code=status, location=shown, method=method, url=url,
-            )  # fmt: skip
-        # 301/302/303 turn a POST into a GET; an upload's stream cannot be replayed safely.
-        same_request = status in (307, 308) or method in ("GET", "HEAD")
-        if sent.upload is not None or not same_request:
-            raise RedirectError(
-                f"{method} {_shown(url)} was redirected (HTTP {status}) to {shown}: not "
-                "followed, since the request would not be sent again as it was made",
-                status_code=status, location=shown, method=method, url=url,
-            )  # fmt: skip
-        return target
 
     def _status_error(
         self,

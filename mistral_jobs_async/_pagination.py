@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mappi
 from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
+from multidict import MultiDict
 
 from mistral_jobs_async._exceptions import PaginationError
 from mistral_jobs_async._http import HttpClient
@@ -63,7 +64,9 @@ async def fetch_page(
     retry: RetryPolicy | None = None,
 ) -> Page[T]:
     """One page of a list endpoint (``retry`` overrides the client's policy)."""
-    query = {**(params or {}), "page": str(number), "page_size": str(size)}
+    # A MultiDict keeps a repeated parameter (files' sample_type, source) repeated.
+    query = MultiDict(params or {})
+    query.update(page=str(number), page_size=str(size))
     answer = await http.request("GET", path, decoder, params=query, retry=retry)
     return Page(data=answer.data, total=answer.total, page=number, page_size=size)
 

@@ -82,3 +82,27 @@ def test_models_update_needs_a_change(mistral_emulator: Emulator) -> None:
     result = cli(mistral_emulator, "models", "update", "some-model")
     assert result.code == 2
     assert "give a name, a description, or both" in result.err
+
+
+def test_files_download_writes_the_content_and_never_overwrites_by_accident(
+    mistral_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """files download: to --output, or to the file's own name; an existing file is refused
+    (exit 2) unless --force."""
+    emu = mistral_emulator
+    source = tmp_path / "train.jsonl"
+    source.write_bytes(GOOD_JSONL)
+    file_id = cli(emu, "files", "upload", str(source), "--json").json_lines()[0]["id"]
+    target = tmp_path / "copy.jsonl"
+    done = cli(emu, "files", "download", file_id, "-o", str(target), "--json").json_lines()
+    assert done == [{"id": file_id, "path": str(target), "bytes": len(GOOD_JSONL)}]
+    assert target.read_bytes() == GOOD_JSONL
+    again = cli(emu, "files", "download", file_id, "-o", str(target))
+    assert again.code == 2
+    assert "--force" in again.err
+    assert cli(emu, "files", "download", file_id, "-o", str(target), "--force").code == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert cli(emu, "files", "download", file_id).code == 0
+    assert (elsewhere / "train.jsonl").read_bytes() == GOOD_JSONL

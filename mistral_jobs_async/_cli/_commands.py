@@ -11,6 +11,7 @@ import argparse
 import difflib
 import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -23,6 +24,7 @@ from mistral_jobs_async._cli._errors import (
     EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_TIMEOUT,
+    EXIT_USAGE,
     NO_KEY,
     CliError,
 )
@@ -248,6 +250,8 @@ async def _files(client: AsyncClient, args: argparse.Namespace, out: Output) -> 
         rows = [record(f) for f in page.data]
     elif args.action == "get":
         rows = [record(await client.files.get(file_id)) for file_id in args.ids]
+    elif args.action == "download":
+        return await _download(client, args, out)
     else:
         rows = [record(await client.files.delete(file_id)) for file_id in args.ids]
         out.table(rows, ("id", "deleted"))
@@ -255,6 +259,22 @@ async def _files(client: AsyncClient, args: argparse.Namespace, out: Output) -> 
     for row in rows:
         row["created"] = when(row.get("created_at"))
     out.table(rows, FILE_COLUMNS)
+    return EXIT_OK
+
+
+async def _download(client: AsyncClient, args: argparse.Namespace, out: Output) -> int:
+    """Stream a file's content to --output (default: its own name).
+
+    Never over a file that exists, unless --force.
+    """
+    target = args.output or Path((await client.files.get(args.file_id)).filename or "").name
+    if not target:
+        raise CliError("the file has no name: give --output PATH", code=EXIT_USAGE)
+    path = Path(target)
+    if await anyio.Path(path).exists() and not args.force:
+        raise CliError(f"{path} exists: give --force to overwrite it", code=EXIT_USAGE)
+    written = await client.files.download(args.file_id, path)
+    out.table([{"id": args.file_id, "path": str(path), "bytes": written}], ("id", "path", "bytes"))
     return EXIT_OK
 
 

@@ -48,6 +48,7 @@ examples:
   mistral-jobs files validate train.jsonl --fix clean.jsonl
   mistral-jobs files upload train.jsonl
   mistral-jobs files list
+  mistral-jobs files download FILE_ID -o copy.jsonl
   mistral-jobs files delete FILE_ID
 """
 
@@ -214,6 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
             name, help=f"{name} files", epilog=_FILES_EXAMPLES, formatter_class=raw
         )
         sub.add_argument("ids", nargs="+", metavar="FILE_ID")
+    download = file_actions.add_parser(
+        "download", help="download a file's content", epilog=_FILES_EXAMPLES, formatter_class=raw
+    )
+    download.add_argument("file_id", metavar="FILE_ID")
+    download.add_argument(
+        "-o", "--output", metavar="PATH", help="where to write it (default: the file's own name)"
+    )
+    download.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
     check = file_actions.add_parser(
         "validate",
         help="check JSONL training files locally (no key needed); exit 1 if any has errors",

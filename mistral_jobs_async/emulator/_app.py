@@ -19,6 +19,7 @@ from aiohttp import web
 from mistral_jobs_async.emulator._control import Control
 from mistral_jobs_async.emulator._errors import ApiError
 from mistral_jobs_async.emulator._faults import Fault
+from mistral_jobs_async.emulator._files import SIGNED_PREFIX
 from mistral_jobs_async.emulator._routes import Routes
 from mistral_jobs_async.emulator._service import (
     JSON,
@@ -80,6 +81,8 @@ class _Pipeline:
     async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(CONTROL_PREFIX + "/") or request.path == CONTROL_PREFIX:
             return await self._control(request, handler)
+        if request.path.startswith(SIGNED_PREFIX + "/"):
+            return await self._signed(request, handler)
         started = time.perf_counter()
         fault = self.s.faults.pick(request.method, request.path)
         key: str | None = None
@@ -215,6 +218,16 @@ class _Pipeline:
         self.s.counts[(request.method, route)] += 1
         _log_line(request, status, elapsed, f"key={fingerprint or '-'}", fault)
 
+    async def _signed(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """A signed URL: no key asked (the signature is checked by the handler)."""
+        started = time.perf_counter()
+        try:
+            response = await handler(request)
+        except ApiError as exc:
+            response = error_response(exc.status, exc.message, exc.type)
+        _log_line(request, response.status, (time.perf_counter() - started) * 1000, "signed")
+        return response
+
     async def _control(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
         response = await self._control_answer(request, handler)
@@ -263,6 +276,9 @@ def create_app(service: Service) -> web.Application:
         web.post("/v1/files", api.upload_file),
         web.get("/v1/files", api.list_files, allow_head=False),
         web.get("/v1/files/{file_id}", api.get_file, allow_head=False),
+        web.get("/v1/files/{file_id}/content", api.download_file, allow_head=False),
+        web.get("/v1/files/{file_id}/url", api.signed_url, allow_head=False),
+        web.get(SIGNED_PREFIX + "/{file_id}", api.signed_download, allow_head=False),
         web.delete("/v1/files/{file_id}", api.delete_file),
         web.get("/v1/models", api.list_models, allow_head=False),
         web.get("/v1/models/{model_id}", api.get_model, allow_head=False),

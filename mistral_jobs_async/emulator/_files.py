@@ -9,6 +9,9 @@ tokenizer.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import shutil
 import tempfile
 import uuid
@@ -20,7 +23,34 @@ from typing import Any
 from mistral_jobs_async.emulator._errors import ApiError
 from mistral_jobs_async.emulator._schemas import FileDeletedOut, FileOut, encoder
 
-__all__ = ["FileRecord", "FileStore", "count_tokens", "tokenizer_of"]
+__all__ = ["SIGNED_PREFIX", "FileFilter", "FileRecord", "FileStore", "count_tokens", "tokenizer_of"]
+
+#: Where signed URLs point: served without a key (the signature is the credential).
+SIGNED_PREFIX = "/_signed/files"
+
+
+@dataclass(frozen=True)
+class FileFilter:
+    """The list's filters, and whether to count the total.
+
+    ``purpose``; ``sample_type`` and ``source`` (any of the values given); ``search`` (in the
+    file name, any case).
+    """
+
+    purpose: str | None = None
+    sample_types: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    search: str | None = None
+    include_total: bool = True
+
+    def matches(self, record: FileRecord) -> bool:
+        """Whether ``record`` passes every filter given."""
+        return (
+            (self.purpose is None or record.purpose == self.purpose)
+            and (not self.sample_types or record.sample_type in self.sample_types)
+            and (not self.sources or "upload" in self.sources)
+            and (self.search is None or self.search.lower() in record.filename.lower())
+        )
 
 
 @dataclass
@@ -37,6 +67,10 @@ class FileRecord:
     num_lines: int
     error: str | None
     content: Path
+    #: The content's SHA-256 (hex), sent as ``signature``.
+    signature: str
+    visibility: str = "workspace"
+    expires_at: int | None = None
     #: The file's tokens by tokenizer file (counted when a job first uses it).
     tokens: dict[str, int] = field(default_factory=dict)
 
@@ -52,6 +86,10 @@ class FileRecord:
             source="upload",
             num_lines=self.num_lines,
             object="file",
+            mimetype="application/jsonl",
+            signature=self.signature,
+            expires_at=self.expires_at,
+            visibility=self.visibility,
         )
         if with_deleted:
             out.deleted = False
@@ -64,6 +102,7 @@ class FileStore:
     def __init__(self) -> None:
         self._by_key: dict[str, dict[str, FileRecord]] = {}
         self._dir: Path | None = None
+        self._secret = secrets.token_bytes(32)
 
     def new_path(self) -> Path:
         """A fresh path for an upload's bytes (the caller removes it if the upload fails)."""
@@ -95,16 +134,41 @@ class FileStore:
             raise ApiError(404, f"File {file_id} not found")
         return record
 
-    def page(self, key: str, page: int, page_size: int) -> bytes:
-        """One page of ``key``'s files, newest first."""
-        records = list(reversed(self._by_key.get(key, {}).values()))
+    def page(self, key: str, page: int, page_size: int, where: FileFilter) -> bytes:
+        """One page of ``key``'s files that match ``where``, newest first."""
+        records = [r for r in reversed(self._by_key.get(key, {}).values()) if where.matches(r)]
         chosen = records[page * page_size : (page + 1) * page_size]
-        body: dict[str, Any] = {
-            "object": "list",
-            "data": [r.render() for r in chosen],
-            "total": len(records),
-        }
+        body: dict[str, Any] = {"object": "list", "data": [r.render() for r in chosen]}
+        if where.include_total:
+            body["total"] = len(records)
         return encoder.encode(body)
+
+    def signed_path(self, file_id: str, expires: int) -> str:
+        """The path and query of a URL that serves ``file_id`` without a key.
+
+        It works until ``expires`` (Unix seconds on the emulator's clock).
+        """
+        signature = self._sign(file_id, expires)
+        return f"{SIGNED_PREFIX}/{file_id}?expires={expires}&signature={signature}"
+
+    def by_signature(self, file_id: str, expires: str, signature: str, now: float) -> FileRecord:
+        """The file a signed URL names; a 403 if the signature is wrong or has expired."""
+        try:
+            when = int(expires)
+        except ValueError:
+            when = -1
+        if when < 0 or not hmac.compare_digest(signature, self._sign(file_id, when)):
+            raise ApiError(403, "Forbidden: the signature of this URL is not valid")
+        if now > when:
+            raise ApiError(403, "Forbidden: this signed URL has expired")
+        record = next((r[file_id] for r in self._by_key.values() if file_id in r), None)
+        if record is None:
+            raise ApiError(404, f"File {file_id} not found")
+        return record
+
+    def _sign(self, file_id: str, expires: int) -> str:
+        message = f"{file_id}:{expires}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def delete(self, key: str, file_id: str) -> bytes:
         """Delete a file and its bytes; jobs that used it keep running."""

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from aiohttp import BodyPartReader, web
 
 from mistral_jobs_async.emulator._errors import ApiError
+from mistral_jobs_async.emulator._files import FileFilter
 from mistral_jobs_async.emulator._models import ModelUpdateIn
 from mistral_jobs_async.emulator._schemas import fine_tuning_job_decoder, training_job_decoder
 from mistral_jobs_async.emulator._service import (
@@ -104,6 +108,36 @@ def _page(request: web.Request) -> tuple[int, int]:
     )
 
 
+@dataclass
+class _UploadForm:
+    """The parts of an upload, as they come."""
+
+    purpose: str = "fine-tune"
+    visibility: str = "workspace"
+    expiry: int | None = None
+    filename: str = ""
+    digest: Any = field(default_factory=hashlib.sha256)
+    checker: JsonlChecker = field(default_factory=JsonlChecker)
+
+
+def _expiry(raw: str) -> int | None:
+    """The upload's ``expiry`` part: hours, or empty/``null`` for none."""
+    if raw in ("", "null"):
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ApiError(400, f"expiry: {raw!r} is not a whole number of hours >= 1")
+    return int(raw)
+
+
+def _bytes_of(path: Path) -> web.StreamResponse:
+    """A file's bytes, streamed from disk (gone meanwhile: a 404)."""
+    if not path.exists():
+        raise ApiError(404, "File not found")
+    response = web.FileResponse(path, chunk_size=256 * 1024)
+    response.content_type = "application/octet-stream"
+    return response
+
+
 class Routes:
     """Handlers of the emulated API (they run after auth, rate limit and faults)."""
 
@@ -168,7 +202,8 @@ class Routes:
             raise ApiError(400, "file: expected a multipart/form-data upload with a 'file' part")
         content = self.s.store.files.new_path()
         try:
-            purpose, filename, checker = await self._read_upload(request, content)
+            form = await self._read_upload(request, content)
+            purpose, filename, checker = form.purpose, form.filename, form.checker
         except ApiError:
             content.unlink(missing_ok=True)
             raise
@@ -181,6 +216,9 @@ class Routes:
         return json_response(
             self.s.store.add_file(
                 api_key_of(request),
+                expiry=form.expiry,
+                visibility=form.visibility,
+                signature=form.digest.hexdigest(),
                 filename=filename,
                 size=checker.size,
                 purpose=purpose,
@@ -191,17 +229,14 @@ class Routes:
             )
         )
 
-    async def _read_upload(
-        self, request: web.Request, content: Path
-    ) -> tuple[str, str, JsonlChecker]:
-        """Stream the multipart parts: purpose, file name and the file's checker.
+    async def _read_upload(self, request: web.Request, content: Path) -> _UploadForm:
+        """Stream the multipart parts: purpose, visibility, expiry and the file.
 
         The file is checked chunk by chunk as its bytes go to ``content``, never held whole.
         """
         reader = await request.multipart()
-        purpose = "fine-tune"
+        form = _UploadForm()
         checker: JsonlChecker | None = None
-        filename = ""
         while True:
             part = await reader.next()
             if part is None:
@@ -209,13 +244,18 @@ class Routes:
             if not isinstance(part, BodyPartReader):
                 raise ApiError(400, "Malformed multipart body: nested multipart is not supported")
             if part.name == "purpose":
-                purpose = (await part.text()).strip()
+                form.purpose = (await part.text()).strip()
+            elif part.name == "visibility":
+                form.visibility = (await part.text()).strip()
+            elif part.name == "expiry":
+                form.expiry = _expiry((await part.text()).strip())
             elif part.name == "file":
-                filename = part.filename or "upload.jsonl"
+                form.filename = part.filename or "upload.jsonl"
                 checker = JsonlChecker()
                 with content.open("wb") as sink:
                     while chunk := await part.read_chunk(256 * 1024):
                         checker.feed(chunk)
+                        form.digest.update(chunk)
                         if checker.size > self.s.max_upload_bytes:
                             limit = self.s.max_upload_bytes
                             raise ApiError(413, f"file: larger than {limit} bytes")
@@ -223,11 +263,14 @@ class Routes:
                 checker.finish()
             else:
                 await part.release()
-        if purpose != "fine-tune":
-            raise ApiError(400, f"purpose: {purpose!r} is not supported, use 'fine-tune'")
+        if form.purpose != "fine-tune":
+            raise ApiError(400, f"purpose: {form.purpose!r} is not supported, use 'fine-tune'")
+        if form.visibility not in ("workspace", "user"):
+            raise ApiError(400, f"visibility: {form.visibility!r} is not 'workspace' or 'user'")
         if checker is None:
             raise ApiError(400, "file: a 'file' part is required")
-        return purpose, filename, checker
+        form.checker = checker
+        return form
 
     # --- models ----------------------------------------------------------------------------------
 
@@ -263,7 +306,33 @@ class Routes:
 
     async def list_files(self, request: web.Request) -> web.Response:
         page, size = _page(request)
-        return json_response(self.s.store.list_files(api_key_of(request), page, size))
+        query = request.query
+        where = FileFilter(
+            purpose=query.get("purpose"),
+            sample_types=tuple(query.getall("sample_type", [])),
+            sources=tuple(query.getall("source", [])),
+            search=query.get("search"),
+            include_total=_bool_param(request, "include_total") is not False,
+        )
+        return json_response(self.s.store.list_files(api_key_of(request), page, size, where))
+
+    async def download_file(self, request: web.Request) -> web.StreamResponse:
+        path = self.s.store.file_content(api_key_of(request), request.match_info["file_id"])
+        return _bytes_of(path)
+
+    async def signed_url(self, request: web.Request) -> web.Response:
+        expiry = _int_param(request, "expiry", 24, 1, 168)
+        origin = f"{request.scheme}://{request.host}"
+        file_id = request.match_info["file_id"]
+        return json_response(self.s.store.signed_url(api_key_of(request), file_id, expiry, origin))
+
+    async def signed_download(self, request: web.Request) -> web.StreamResponse:
+        """The bytes a signed URL names: no key, the signature is the credential."""
+        query = request.query
+        path = self.s.store.signed_content(
+            request.match_info["file_id"], query.get("expires", ""), query.get("signature", "")
+        )
+        return _bytes_of(path)
 
     async def get_file(self, request: web.Request) -> web.Response:
         return json_response(

@@ -243,6 +243,10 @@ class FileOut(Struct, omit_defaults=True):
     source: str
     num_lines: int
     object: str
+    mimetype: str | None
+    signature: str | None
+    expires_at: int | None
+    visibility: str | None
     deleted: bool | UnsetType = UNSET
 
 

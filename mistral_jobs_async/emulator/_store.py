@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
@@ -22,7 +23,13 @@ import msgspec
 from mistral_jobs_async._exceptions import EmulatorError
 from mistral_jobs_async.emulator._clock import SimClock
 from mistral_jobs_async.emulator._errors import ApiError
-from mistral_jobs_async.emulator._files import FileRecord, FileStore, count_tokens, tokenizer_of
+from mistral_jobs_async.emulator._files import (
+    FileFilter,
+    FileRecord,
+    FileStore,
+    count_tokens,
+    tokenizer_of,
+)
 from mistral_jobs_async.emulator._lifecycle import (
     CHECKPOINT,
     Api,
@@ -504,20 +511,39 @@ class Store:
 
     # --- files ---------------------------------------------------------------------------------
 
-    def add_file(self, key: str, **measured: Any) -> bytes:
+    def add_file(self, key: str, *, expiry: int | None, **measured: Any) -> bytes:
         """Keep the record of an uploaded file (its bytes already at ``content``)."""
         with self.lock:
             self.sync()
             self._org(key)
+            now = int(self.clock.now())
+            expires_at = now + expiry * 3600 if expiry is not None else None
             record = FileRecord(
-                id=self._new_id(), key=key, created_at=int(self.clock.now()), **measured
+                id=self._new_id(), key=key, created_at=now, expires_at=expires_at, **measured
             )
             return self.files.add(record)
 
-    def list_files(self, key: str, page: int, page_size: int) -> bytes:
-        """One page of the organisation's files, newest first."""
+    def list_files(self, key: str, page: int, page_size: int, where: FileFilter) -> bytes:
+        """One page of the organisation's files that match ``where``, newest first."""
         with self.lock:
-            return self.files.page(key, page, page_size)
+            return self.files.page(key, page, page_size, where)
+
+    def file_content(self, key: str, file_id: str) -> Path:
+        """Where a file's bytes are (``GET /v1/files/{id}/content``)."""
+        with self.lock:
+            return self.files.get(key, file_id).content
+
+    def signed_url(self, key: str, file_id: str, expiry_hours: int, origin: str) -> bytes:
+        """``GET /v1/files/{id}/url``: a URL that serves the file without a key."""
+        with self.lock:
+            record = self.files.get(key, file_id)
+            expires = int(self.clock.now()) + expiry_hours * 3600
+            return encoder.encode({"url": origin + self.files.signed_path(record.id, expires)})
+
+    def signed_content(self, file_id: str, expires: str, signature: str) -> Path:
+        """Where the bytes a signed URL names are (a 403 if it is forged or expired)."""
+        with self.lock:
+            return self.files.by_signature(file_id, expires, signature, self.clock.now()).content
 
     def get_file(self, key: str, file_id: str) -> bytes:
         """One file object, with ``deleted: false``."""

@@ -6,7 +6,7 @@ import msgspec
 
 from mistral_jobs_async.models._common import ListAnswer
 
-__all__ = ["DeletedFile", "File", "FileList"]
+__all__ = ["DeletedFile", "File", "FileList", "SignedUrl"]
 
 
 class File(msgspec.Struct, kw_only=True):
@@ -22,6 +22,12 @@ class File(msgspec.Struct, kw_only=True):
     source: str | None = None
     num_lines: int | None = None
     mimetype: str | None = None
+    #: A digest of the content, as the service computes it.
+    signature: str | None = None
+    #: When the service deletes the file (Unix seconds), if it was uploaded with an expiry.
+    expires_at: int | None = None
+    #: ``workspace`` or ``user`` (an open set).
+    visibility: str | None = None
     deleted: bool | None = None
 
 
@@ -35,3 +41,9 @@ class DeletedFile(msgspec.Struct, kw_only=True):
     id: str
     deleted: bool = True
     object: str | None = None
+
+
+class SignedUrl(msgspec.Struct, kw_only=True):
+    """The answer of ``GET /v1/files/{id}/url``: a URL that fetches the file without a key."""
+
+    url: str

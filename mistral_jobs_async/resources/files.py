@@ -1,22 +1,26 @@
-"""``client.files``: upload, list, get and delete training files."""
+"""``client.files``: upload, list, get, download and delete training files; signed URLs."""
 
 from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from typing import IO
 
 import anyio
 import msgspec
+from multidict import MultiDict
 
+from mistral_jobs_async._downloads import Download
 from mistral_jobs_async._exceptions import InvalidRequestError, InvalidTrainingDataError
 from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._pagination import AsyncPager, fetch_page, list_pages
 from mistral_jobs_async._uploads import BinaryStream, Upload
-from mistral_jobs_async._validation import check_text, item_path
+from mistral_jobs_async._validation import check_list, check_text, item_path
 from mistral_jobs_async.models._common import Page
-from mistral_jobs_async.models.files import DeletedFile, File, FileList
+from mistral_jobs_async.models.files import DeletedFile, File, FileList, SignedUrl
 from mistral_jobs_async.resources._recovery import Claims, recovery
 
 __all__ = ["Files"]
@@ -25,6 +29,7 @@ _PATH = "/v1/files"
 _file = msgspec.json.Decoder(File)
 _file_list = msgspec.json.Decoder(FileList)
 _deleted = msgspec.json.Decoder(DeletedFile)
+_signed = msgspec.json.Decoder(SignedUrl)
 
 
 def _is_text(file: object) -> bool:
@@ -50,6 +55,8 @@ class Files:
         purpose: str = "fine-tune",
         validate: bool = False,
         model: str | None = None,
+        expiry: int | None = None,
+        visibility: str | None = None,
     ) -> File:
         """Upload a JSONL file from a path or a binary file object, streamed in chunks.
 
@@ -61,9 +68,19 @@ class Files:
         stream rewound, if the upload is retried; a stream that cannot be rewound is sent once.
         Before a retry (or an error that may hide a done upload), the newest files are looked
         through for this one (same name, purpose and size, created since the first attempt).
+        ``expiry`` asks the service to delete the file after that many hours; ``visibility``
+        is ``"workspace"`` (the service's default) or ``"user"``.
         """
         check_text("filename", filename)
         check_text("purpose", purpose)
+        fields = {"purpose": purpose}
+        if (shown := check_text("visibility", visibility)) is not None:
+            fields["visibility"] = shown
+        if expiry is not None:
+            if isinstance(expiry, bool) or not isinstance(expiry, int) or expiry < 1:
+                reason = f"must be a whole number of hours >= 1, not {expiry!r}"
+                raise InvalidRequestError("expiry", reason)
+            fields["expiry"] = str(expiry)
         if isinstance(file, (str, os.PathLike)):
             path = Path(file)
             if not await anyio.Path(path).is_file():
@@ -79,7 +96,7 @@ class Files:
             name = filename or Path(str(getattr(file, "name", "") or "upload.jsonl")).name
         else:
             raise InvalidRequestError("file", "must be a path or a binary file object")
-        upload = Upload(file, name, {"purpose": purpose})
+        upload = Upload(file, name, fields)
 
         async def newest(number: int, size: int, since: float) -> Page[File]:
             return await fetch_page(self._http, _PATH, _file_list, number, size)
@@ -90,9 +107,62 @@ class Files:
         self._claims.add(uploaded.id)
         return uploaded
 
-    def list(self, *, page: int = 0, page_size: int = 100) -> AsyncPager[File]:
-        """Files, newest first: ``await`` it for one page, ``async for`` over it for all."""
-        return list_pages(self._http, _PATH, _file_list, page=page, page_size=page_size)
+    def list(
+        self,
+        *,
+        page: int = 0,
+        page_size: int = 100,
+        purpose: str | None = None,
+        sample_type: str | Sequence[str] | None = None,
+        source: str | Sequence[str] | None = None,
+        search: str | None = None,
+    ) -> AsyncPager[File]:
+        """Files, newest first: ``await`` it for one page, ``async for`` over it for all.
+
+        ``sample_type`` (``instruct``, ``pretrain``, ...) and ``source`` (``upload``,
+        ``repository``, ``mistral``) take one value or several; ``search`` matches names.
+        """
+        params: MultiDict[str] = MultiDict()
+        for name, value in (("purpose", purpose), ("search", search)):
+            if (text := check_text(name, value)) is not None:
+                params.add(name, text)
+        for name, values in (("sample_type", sample_type), ("source", source)):
+            for value in [values] if isinstance(values, str) else check_list(name, values) or []:
+                if not isinstance(value, str):
+                    raise InvalidRequestError(name, f"takes strings, not {value!r}")
+                params.add(name, value)
+        return list_pages(
+            self._http, _PATH, _file_list, page=page, page_size=page_size, params=params
+        )
+
+    async def download(self, file_id: str, dest: str | os.PathLike[str] | IO[bytes]) -> int:
+        """Write a file's content to ``dest`` (a path or a binary stream); the bytes written.
+
+        The content is streamed, never read whole. A path is written as ``<name>.part`` and
+        renamed once complete, so a failed download leaves nothing under ``dest``; a retry
+        starts over (a stream is rewound, or, if it cannot seek, not retried).
+        """
+        if not isinstance(dest, (str, os.PathLike)) and (
+            _is_text(dest) if hasattr(dest, "read") else not hasattr(dest, "write")
+        ):
+            raise InvalidRequestError("dest", "must be a path or a binary stream open for writing")
+        path = item_path(_PATH, "file_id", file_id) + "/content"
+        sink = Download(dest)
+        try:
+            written = await self._http.download(path, sink)
+        except BaseException:
+            sink.abort()
+            raise
+        sink.finish()
+        return written
+
+    async def signed_url(self, file_id: str, *, expiry: int = 24) -> str:
+        """A URL that fetches the file without a key, for ``expiry`` hours (1 to 168)."""
+        if isinstance(expiry, bool) or not isinstance(expiry, int) or not 1 <= expiry <= 168:
+            raise InvalidRequestError("expiry", f"must be hours from 1 to 168, not {expiry!r}")
+        path = item_path(_PATH, "file_id", file_id) + "/url"
+        answer = await self._http.request("GET", path, _signed, params={"expiry": str(expiry)})
+        return answer.url
 
     async def get(self, file_id: str) -> File:
         """One file."""
