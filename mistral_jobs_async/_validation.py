@@ -1,7 +1,7 @@
-"""Request bodies with the spec's bounds, checked before any I/O.
+"""Parameters checked before any I/O: request bodies against their models, ids, pages.
 
-The public models accept whatever the service sends back (forward compatibility); these
-private mirrors carry the spec's constraints so that a bad parameter fails at once, with an
+The request bodies are ``models.requests``' (the public request models and their bounds);
+``check`` turns a payload into one, or raises an
 :class:`~mistral_jobs_async.InvalidRequestError` that names the field, instead of costing a
 request (or a rate-limit token) to learn the same from a 400.
 """
@@ -9,16 +9,13 @@ request (or a rate-limit token) to learn the same from a 400.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
-from msgspec import Meta, Struct
 
 from mistral_jobs_async._exceptions import InvalidRequestError
 
 __all__ = [
-    "CreateFineTuningJob",
-    "CreateTrainingJob",
     "check",
     "check_id",
     "check_list",
@@ -30,101 +27,20 @@ __all__ = [
 
 T = TypeVar("T")
 
-NonEmpty = Annotated[str, Meta(min_length=1)]
-NonNegative = Annotated[float, Meta(ge=0.0)]
-Fraction = Annotated[float, Meta(ge=0.0, le=1.0)]
-Positive = Annotated[int, Meta(ge=1)]
-
-
-class _TrainingFile(Struct, omit_defaults=True, forbid_unknown_fields=True):
-    file_id: NonEmpty
-    weight: NonNegative = 1.0
-
-
-class _Hyperparameters(Struct, omit_defaults=True, forbid_unknown_fields=True):
-    training_steps: Positive | None = None
-    learning_rate: NonNegative | None = None
-    weight_decay: NonNegative | None = None
-    warmup_fraction: Fraction | None = None
-    epochs: NonNegative | None = None
-    seq_len: Positive | None = None
-    fim_ratio: Fraction | None = None
-
-
-class _Integration(Struct, omit_defaults=True, forbid_unknown_fields=True):
-    type: Literal["wandb"]
-    project: str | None = None
-    name: str | None = None
-    api_key: str | None = None
-    run_name: str | None = None
-    url: str | None = None
-
-
-class CreateFineTuningJob(Struct, omit_defaults=True, forbid_unknown_fields=True):
-    """Body of a fine-tuning create, bounded as in the spec."""
-
-    model: NonEmpty
-    training_files: Annotated[list[_TrainingFile], Meta(min_length=1)]
-    validation_files: list[NonEmpty] | None = None
-    hyperparameters: _Hyperparameters | None = None
-    suffix: Annotated[str, Meta(max_length=18)] | None = None
-    auto_start: bool | None = None
-    integrations: list[_Integration] | None = None
-    job_type: str | None = None
-
-
-class _ModelConfig(Struct, omit_defaults=True, forbid_unknown_fields=True):
-    architecture: Literal["dense", "mixture_of_experts"] | None = None
-    base_model: NonEmpty | None = None
-    num_experts: Positive | None = None
-    active_experts: Positive | None = None
-
-
-class _ForgeHyperparameters(Struct, omit_defaults=True, forbid_unknown_fields=True):
-    learning_rate: NonNegative | None = None
-    training_steps: Positive | None = None
-    batch_size: Positive | None = None
-    weight_decay: NonNegative | None = None
-    warmup_steps: Annotated[int, Meta(ge=0)] | None = None
-
-
-class CreateTrainingJob(Struct, omit_defaults=True, forbid_unknown_fields=True):
-    """Body of a Forge create, bounded as in the spec (plus the rules its text states)."""
-
-    job_type: Literal[
-        "pre_training", "supervised_fine_tuning", "dpo", "odpo", "reinforcement_learning"
-    ]
-    model_config: _ModelConfig
-    dataset_ids: list[NonEmpty] | None = None
-    hyperparameters: _ForgeHyperparameters | None = None
-    auto_start: bool | None = None
-
-    def __post_init__(self) -> None:
-        config = self.model_config
-        if self.job_type != "pre_training" and not config.base_model:
-            raise InvalidRequestError(
-                "model_config.base_model", f"is required for job_type {self.job_type!r}"
-            )
-        moe = config.architecture == "mixture_of_experts"
-        for name in ("num_experts", "active_experts"):
-            if getattr(config, name) is not None and not moe:
-                raise InvalidRequestError(
-                    f"model_config.{name}", "needs architecture='mixture_of_experts'"
-                )
-        if config.active_experts is not None and (
-            config.num_experts is None or config.active_experts > config.num_experts
-        ):
-            raise InvalidRequestError(
-                "model_config.active_experts",
-                f"({config.active_experts}) cannot exceed num_experts ({config.num_experts})",
-            )
-
 
 _PATH = re.compile(r"at `\$\.?([^`]*)`")
 
 
 def check(payload: dict[str, Any], model: type[T]) -> T:
-    """Convert ``payload`` to ``model``, or raise InvalidRequestError naming the field."""
+    """Convert ``payload`` to ``model``, or raise InvalidRequestError naming the field.
+
+    A key that no model along its path has is refused (the nested request models also
+    decode answers, where unknown fields are welcome, so they do not forbid them).
+    """
+    unknown = _unknown_key(payload, msgspec.inspect.type_info(model), "")
+    if unknown is not None:
+        where, _, key = unknown.rpartition(".")
+        raise InvalidRequestError(unknown, f"{key!r} is not a field of {where or 'the request'}")
     try:
         return msgspec.convert(payload, model)
     except msgspec.ValidationError as exc:
@@ -184,3 +100,31 @@ def check_page(page: int, page_size: int) -> None:
         raise InvalidRequestError("page", f"must be an integer >= 0, not {page!r}")
     if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 100:
         raise InvalidRequestError("page_size", f"must be an integer in 1..100, not {page_size!r}")
+
+
+def _unknown_key(value: object, info: msgspec.inspect.Type, path: str) -> str | None:
+    """The path of the first key in ``value`` that its model does not have, if any."""
+    if isinstance(info, msgspec.inspect.UnionType):
+        structs = [t for t in info.types if isinstance(t, msgspec.inspect.StructType)]
+        lists = [t for t in info.types if isinstance(t, msgspec.inspect.ListType)]
+        if isinstance(value, dict) and structs:
+            return _unknown_key(value, structs[0], path)
+        if isinstance(value, list) and lists:
+            return _unknown_key(value, lists[0], path)
+        return None
+    if isinstance(info, msgspec.inspect.ListType) and isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unknown_key(item, info.item_type, f"{path}[{index}]")
+            if found is not None:
+                return found
+        return None
+    if isinstance(info, msgspec.inspect.StructType) and isinstance(value, dict):
+        fields = {f.encode_name: f.type for f in info.fields}
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key not in fields:
+                return where
+            found = _unknown_key(item, fields[key], where)
+            if found is not None:
+                return found
+    return None

@@ -220,7 +220,7 @@ async def test_files_upload_path_and_stream(tmp_path: Path, client: AsyncClient)
             lambda c: c.fine_tuning.jobs.create(
                 model="open-mistral-7b", training_files=["f"], hyperparameters={"learning_rat": 1}
             ),
-            "hyperparameters",
+            "hyperparameters.learning_rat",
         ),
         (lambda c: c.forge.jobs.create(job_type="distill", model_config={}), "job_type"),
         (lambda c: c.forge.jobs.create(job_type="dpo", model_config={}), "model_config.base_model"),

@@ -8,7 +8,9 @@ Modules:
 * ``_errors``: exit codes, the command line's own ``CliError``, and the one line (and code)
   each error is reported as.
 * ``_commands``: ``list``, ``get``, ``start``, ``cancel``, ``create``, ``wait`` (``--until``)
-  and ``files``; the options that only go together are checked, and the client built, there.
+  and ``files`` (``download`` too); the options that only go together are checked, and the
+  client built, there.
+* ``_models``: ``models``: list, get, update, archive, unarchive and delete model cards.
 * ``_watch``: ``watch``: the board of watched jobs (by id, or ``--all`` of them), its three
   renderings (JSON lines, live table, plain lines) with the latest training loss, the
   parked-VALIDATED hint, ``--until`` and the closing summary.

@@ -69,10 +69,31 @@ class FileRecord:
     content: Path
     #: The content's SHA-256 (hex), sent as ``signature``.
     signature: str
+    #: Sample lines that are not valid (``error`` names the first).
+    invalid_lines: int = 0
     visibility: str = "workspace"
     expires_at: int | None = None
     #: The file's tokens by tokenizer file (counted when a job first uses it).
     tokens: dict[str, int] = field(default_factory=dict)
+
+    def validation_error(self, skip_percentage: float) -> str | None:
+        """Why a job on this file fails validation, if it does.
+
+        Invalid samples are skipped while they are no more than ``skip_percentage`` of the
+        file's samples; a problem of the whole file (no sample at all) is never skipped.
+        """
+        if self.error is None:
+            return None
+        if self.invalid_lines and self.invalid_lines * 100 <= skip_percentage * self.num_lines:
+            return None
+        if skip_percentage and self.invalid_lines:
+            share = 100 * self.invalid_lines / max(1, self.num_lines)
+            return (
+                f"{self.filename}: {self.error} ({self.invalid_lines} of {self.num_lines} "
+                f"samples invalid, {share:.1f}%: more than the {skip_percentage:g}% the job "
+                "may skip)"
+            )
+        return f"{self.filename}: {self.error}"
 
     def render(self, *, with_deleted: bool = False) -> FileOut:
         """The file object as the API answers it."""

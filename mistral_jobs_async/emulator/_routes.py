@@ -225,6 +225,7 @@ class Routes:
                 sample_type=checker.sample_type or "instruct",
                 num_lines=checker.lines,
                 error=checker.error,
+                invalid_lines=checker.invalid,
                 content=content,
             )
         )

@@ -23,6 +23,10 @@ MAX_TRAINING_STEPS = 1_000_000
 TrainingSteps = Annotated[int, Meta(ge=1, le=MAX_TRAINING_STEPS)]
 NonNegativeInt = Annotated[int, Meta(ge=0)]
 Suffix = Annotated[str, Meta(max_length=18)]
+NonEmptyStr = Annotated[str, Meta(min_length=1)]
+# The spec notes call it the share of invalid samples the service may skip; its name says a
+# percentage: the emulator takes 0 to 100 (a guess, in docs/emulator.md).
+Percentage = Annotated[float, Meta(ge=0.0, le=100.0)]
 
 ForgeJobType = Literal[
     "pre_training", "supervised_fine_tuning", "dpo", "odpo", "reinforcement_learning"
@@ -62,17 +66,40 @@ class IntegrationIn(Struct):
     run_name: str | None = None
 
 
+class RepositoryIn(Struct):
+    """A GitHub repository to train from; its ``token`` is kept but never echoed back."""
+
+    type: Literal["github"]
+    name: NonEmptyStr
+    owner: NonEmptyStr
+    token: NonEmptyStr
+    ref: str | None = None
+    weight: NonNegative = 1.0
+
+
+class ClassifierTargetIn(Struct):
+    """One target of a classifier job: a name and its labels."""
+
+    name: NonEmptyStr
+    labels: Annotated[list[NonEmptyStr], Meta(min_length=1)]
+    weight: NonNegative = 1.0
+    loss_function: Literal["single_class", "multi_class"] | None = None
+
+
 class FineTuningJobIn(Struct):
     """Body of ``POST /v1/fine_tuning/jobs``."""
 
     model: str
-    training_files: list[TrainingFileIn]
+    training_files: list[TrainingFileIn] = []
     validation_files: list[str] | None = None
     hyperparameters: HyperparametersIn | None = None
     suffix: Suffix | None = None
     auto_start: bool = False
     integrations: list[IntegrationIn] | None = None
     job_type: FineTuningJobType | None = None
+    invalid_sample_skip_percentage: Percentage = 0.0
+    repositories: list[RepositoryIn] | None = None
+    classifier_targets: list[ClassifierTargetIn] | None = None
 
 
 class ModelConfigIn(Struct):
@@ -193,6 +220,26 @@ class FineTuningJobOut(Struct, omit_defaults=True):
     metadata: MetadataOut | UnsetType | None = UNSET
     events: list[EventOut] | UnsetType = UNSET
     checkpoints: list[CheckpointOut] | UnsetType = UNSET
+
+
+class RepositoryOut(Struct):
+    """A repository as a job answers it: the commit it trained on, no token."""
+
+    type: str
+    name: str
+    owner: str
+    ref: str
+    weight: float
+    commit_id: str
+
+
+class ClassifierTargetOut(Struct):
+    """A classifier target as a job answers it."""
+
+    name: str
+    labels: list[str]
+    weight: float
+    loss_function: str
 
 
 class ModelConfigOut(Struct, omit_defaults=True):

@@ -40,16 +40,10 @@ from mistral_jobs_async.emulator._lifecycle import (
     plan_from,
 )
 from mistral_jobs_async.emulator._models import ModelCards, ModelUpdateIn
+from mistral_jobs_async.emulator._render import TOKENS_PER_STEP, render_job
 from mistral_jobs_async.emulator._schemas import (
     FineTuningJobIn,
-    FineTuningJobOut,
-    ForgeHyperparametersOut,
-    HyperparametersOut,
-    IntegrationOut,
-    MetadataOut,
-    ModelConfigOut,
     TrainingJobIn,
-    TrainingJobOut,
     encoder,
 )
 
@@ -115,12 +109,31 @@ class _Org:
     )
 
 
-_DEFAULT_HYPER = HyperparametersOut(learning_rate=0.0001, weight_decay=0.1, warmup_fraction=0.05)
-_DEFAULT_FORGE_HYPER = ForgeHyperparametersOut(
-    learning_rate=0.0003, batch_size=32, weight_decay=0.1, warmup_steps=10
-)
-_TOKENS_PER_STEP = 131_072
-_PRICE_PER_MILLION_TOKENS = 1.0
+def _check_job_options(request: FineTuningJobIn) -> None:
+    """The rules of a create's options that the service answers with a 400."""
+    if not request.training_files and not request.repositories:
+        raise ApiError(400, "training_files: at least one training file or repository is required")
+    classifier = request.job_type == "classifier"
+    if classifier and not request.classifier_targets:
+        raise ApiError(400, "classifier_targets: a classifier job needs at least one target")
+    if not classifier and request.classifier_targets:
+        raise ApiError(400, "classifier_targets: only a job_type 'classifier' job takes them")
+
+
+def _validation_error(request: FineTuningJobIn, files: list[FileRecord]) -> str | None:
+    """Why the job will fail validation (the first file that makes it fail), if it will."""
+    wanted = "classifier" if request.job_type == "classifier" else "instruct"
+    skip = request.invalid_sample_skip_percentage
+    for record in files:
+        error = record.validation_error(skip)
+        if error is not None:
+            return error
+        if record.sample_type != wanted:
+            return (
+                f"{record.filename}: holds {record.sample_type} samples, not the {wanted} "
+                f"samples a {request.job_type or 'completion'} job trains on"
+            )
+    return None
 
 
 def _is_uuid(value: str) -> bool:
@@ -132,15 +145,6 @@ def _is_uuid(value: str) -> bool:
 
 
 _S = TypeVar("_S", bound=msgspec.Struct)
-
-
-def _merge(defaults: _S, given: msgspec.Struct | None, **fixed: Any) -> _S:
-    """``defaults`` overridden by the non-null fields of ``given``, then by ``fixed``."""
-    values = (
-        {k: v for k, v in msgspec.structs.asdict(given).items() if v is not None} if given else {}
-    )
-    values.update(fixed)
-    return msgspec.structs.replace(defaults, **values)
 
 
 class Store:
@@ -234,7 +238,7 @@ class Store:
             job.result_model = (
                 f"ft:{job.request.model}:{key_fingerprint(job.key)}{suffix}:{day}:{short}"
             )
-            job.trained_tokens = job.training_steps * _TOKENS_PER_STEP
+            job.trained_tokens = job.training_steps * TOKENS_PER_STEP
             self.models.add(
                 model_id=job.result_model, key=job.key, job=job.id, root=job.request.model,
                 created=int(self.clock.now()), owner=key_fingerprint(job.key),
@@ -266,14 +270,12 @@ class Store:
             self.sync()
             self._org(key)
             self.models.check_fine_tunable(request.model)
-            if not request.training_files:
-                raise ApiError(400, "training_files: at least one training file is required")
+            _check_job_options(request)
             files: list[FileRecord] = []
             for index, entry in enumerate(request.training_files):
                 files.append(self._file_ref(key, entry.file_id, f"training_files[{index}].file_id"))
             for index, file_id in enumerate(request.validation_files or []):
                 files.append(self._file_ref(key, file_id, f"validation_files[{index}]"))
-            broken = next((f for f in files if f.error), None)
             hyper = request.hyperparameters
             steps = (hyper.training_steps if hyper else None) or self.timings.fine_tuning_steps
             job = self._new_job(
@@ -281,7 +283,7 @@ class Store:
                 key,
                 request,
                 steps,
-                validation_error=f"{broken.filename}: {broken.error}" if broken else None,
+                validation_error=_validation_error(request, files),
                 data_tokens=self._data_tokens(files[: len(request.training_files)], request.model),
             )
             return self._summary(job)
@@ -435,79 +437,11 @@ class Store:
 
     def _summary(self, job: Job) -> bytes:
         if job.summary_cache is None:
-            job.summary_cache = encoder.encode(self._render(job, detailed=False))
+            job.summary_cache = encoder.encode(render_job(job, self.timings, detailed=False))
         return job.summary_cache
 
     def _detailed(self, job: Job) -> bytes:
-        return encoder.encode(self._render(job, detailed=True))
-
-    def _render(self, job: Job, *, detailed: bool) -> FineTuningJobOut | TrainingJobOut:
-        request = job.request
-        out: FineTuningJobOut | TrainingJobOut
-        if isinstance(request, TrainingJobIn):
-            given = request.hyperparameters
-            forge_hyper = _merge(_DEFAULT_FORGE_HYPER, given, training_steps=job.training_steps)
-            config = request.model_config
-            out = TrainingJobOut(
-                id=job.id,
-                job_type=request.job_type,
-                status=job.status,
-                model_config=ModelConfigOut(
-                    architecture=config.architecture or "dense",
-                    base_model=config.base_model,
-                    num_experts=config.num_experts,
-                    active_experts=config.active_experts,
-                ),
-                hyperparameters=forge_hyper,
-                created_at=int(job.created_at),
-                modified_at=job.modified_at,
-                auto_start=job.auto_start,
-                dataset_ids=list(request.dataset_ids or []),
-            )
-        else:
-            given_ft = request.hyperparameters
-            hyper = _merge(_DEFAULT_HYPER, given_ft, training_steps=job.training_steps)
-            train_tokens = job.training_steps * _TOKENS_PER_STEP
-            duration = max(
-                self.timings.min_running, job.training_steps * self.timings.seconds_per_step
-            )
-            out = FineTuningJobOut(
-                id=job.id,
-                auto_start=job.auto_start,
-                model=request.model,
-                status=job.status,
-                job_type=request.job_type or "completion",
-                created_at=int(job.created_at),
-                modified_at=job.modified_at,
-                training_files=[f.file_id for f in request.training_files],
-                hyperparameters=hyper,
-                validation_files=list(request.validation_files or []),
-                integrations=[
-                    IntegrationOut(type=i.type, project=i.project, name=i.name, run_name=i.run_name)
-                    for i in request.integrations or []
-                ],
-                object="job",
-                suffix=request.suffix,
-                trained_tokens=job.trained_tokens,
-                metadata=MetadataOut(
-                    expected_duration_seconds=int(duration),
-                    cost=round(train_tokens / 1e6 * _PRICE_PER_MILLION_TOKENS, 4),
-                    cost_currency="USD",
-                    train_tokens_per_step=_TOKENS_PER_STEP,
-                    train_tokens=train_tokens,
-                    data_tokens=job.data_tokens,
-                    estimated_start_time=None,
-                ),
-            )
-        if job.result_model is not None:
-            if isinstance(out, FineTuningJobOut):
-                out.fine_tuned_model = job.result_model
-            else:
-                out.output_model = job.result_model
-        if detailed:
-            out.events = list(job.events)
-            out.checkpoints = list(job.checkpoints)
-        return out
+        return encoder.encode(render_job(job, self.timings, detailed=True))
 
     # --- files ---------------------------------------------------------------------------------
 

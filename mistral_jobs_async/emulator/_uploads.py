@@ -16,13 +16,16 @@ class JsonlChecker:
 
     A line is a valid sample when it meets the rules ``mistral_jobs_async.datasets`` checks
     locally (the same code: a file the local report passes is one the emulator accepts), as
-    chat (instruct) or classifier data. The first error is kept, with its line and field.
+    chat (instruct) or classifier data. The first error is kept, with its line and field, and
+    the invalid sample lines are counted.
     Memory stays bounded by ``max_line`` whatever the file's size.
     """
 
     def __init__(self, *, max_line: int = 8 * 1024 * 1024) -> None:
         self.size = 0
         self.lines = 0
+        #: Sample lines that are not valid (a job may skip some: invalid_sample_skip_percentage).
+        self.invalid = 0
         self.error: str | None = None
         self.sample_type: str | None = None
         self._max_line = max_line
@@ -62,11 +65,10 @@ class JsonlChecker:
         if not raw.strip():
             return
         self.lines += 1
-        if self.error is not None:
-            return
         try:
             sample = _line_decoder.decode(raw)
         except msgspec.DecodeError:
+            self.invalid += 1
             self._fail(f"line {self.lines} is not valid JSON")
             return
         findings, facts = check_sample(sample)
@@ -74,8 +76,10 @@ class JsonlChecker:
         if errors or facts is None:
             first = errors[0] if errors else None
             reason = f"{first.path}: {first.reason}" if first else "not a sample"
+            self.invalid += 1
             self._fail(f"line {self.lines}: {reason}")
         elif facts.format == "text":
+            self.invalid += 1
             self._fail(f"line {self.lines}: plain text samples are not fine-tuning data")
         elif self.sample_type is None:
             self.sample_type = "instruct" if facts.format == "chat" else "classifier"

@@ -10,8 +10,6 @@ fields the real service sends as null or leaves out are optional.
 
 from __future__ import annotations
 
-from mistral_jobs_async._validation import CreateFineTuningJob as CreateFineTuningJobRequest
-from mistral_jobs_async._validation import CreateTrainingJob as CreateTrainingJobRequest
 from mistral_jobs_async.models._common import (
     Checkpoint,
     CheckpointMetrics,
@@ -25,9 +23,11 @@ from mistral_jobs_async.models.files import DeletedFile, File, FileList
 from mistral_jobs_async.models.fine_tuning import (
     FINE_TUNING_STATUSES,
     FINE_TUNING_TERMINAL,
+    ClassifierTarget,
     FineTuningJob,
     FineTuningJobList,
     FineTuningStatus,
+    GithubRepository,
     Hyperparameters,
     JobMetadata,
     TrainingFile,
@@ -38,6 +38,9 @@ from mistral_jobs_async.models.forge import (
     FORGE_STATUSES,
     FORGE_TERMINAL,
     ForgeHyperparameters,
+    ForgeJob,
+    ForgeJobList,
+    ForgeModelConfig,
     ForgeStatus,
     ModelConfig,
     TrainingJob,
@@ -50,6 +53,11 @@ from mistral_jobs_async.models.model_cards import (
     ModelCard,
     ModelCardList,
 )
+from mistral_jobs_async.models.requests import (
+    CreateFineTuningJobRequest,
+    CreateForgeJobRequest,
+    CreateTrainingJobRequest,
+)
 
 __all__ = [
     "FINE_TUNING_STATUSES",
@@ -60,7 +68,9 @@ __all__ = [
     "ArchivedModel",
     "Checkpoint",
     "CheckpointMetrics",
+    "ClassifierTarget",
     "CreateFineTuningJobRequest",
+    "CreateForgeJobRequest",
     "CreateTrainingJobRequest",
     "DeletedFile",
     "DeletedModel",
@@ -72,7 +82,11 @@ __all__ = [
     "FineTuningJobList",
     "FineTuningStatus",
     "ForgeHyperparameters",
+    "ForgeJob",
+    "ForgeJobList",
+    "ForgeModelConfig",
     "ForgeStatus",
+    "GithubRepository",
     "Hyperparameters",
     "JobBase",
     "JobMetadata",

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Final
+from typing import Annotated, ClassVar, Final
 
 import msgspec
+from msgspec import Meta
 
+from mistral_jobs_async.models._bounds import (
+    Fraction,
+    NonEmpty,
+    NonNegative,
+    Positive,
+    TrainingSteps,
+)
 from mistral_jobs_async.models._common import JobBase, ListAnswer
 
 __all__ = [
     "FINE_TUNING_DIRECT_STEPS",
     "FINE_TUNING_STATUSES",
     "FINE_TUNING_TERMINAL",
+    "ClassifierTarget",
     "FineTuningJob",
     "FineTuningJobList",
     "FineTuningStatus",
+    "GithubRepository",
     "Hyperparameters",
     "JobMetadata",
     "TrainingFile",
@@ -64,35 +74,82 @@ FINE_TUNING_DIRECT_STEPS: Final = frozenset(
 class TrainingFile(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A training file of a create request: its id and its weight in the mix."""
 
-    file_id: str
-    weight: float = 1.0
+    file_id: NonEmpty
+    weight: NonNegative = 1.0
 
 
 class Hyperparameters(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """Fine-tuning hyperparameters (unset ones are left to the service)."""
+    """Fine-tuning hyperparameters, bounded as in the spec (unset ones are the service's)."""
 
-    training_steps: int | None = None
-    learning_rate: float | None = None
-    weight_decay: float | None = None
-    warmup_fraction: float | None = None
-    epochs: float | None = None
-    seq_len: int | None = None
-    fim_ratio: float | None = None
+    training_steps: TrainingSteps | None = None
+    learning_rate: NonNegative | None = None
+    weight_decay: NonNegative | None = None
+    warmup_fraction: Fraction | None = None
+    epochs: NonNegative | None = None
+    seq_len: Positive | None = None
+    fim_ratio: Fraction | None = None
 
 
 class WandbIntegration(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A Weights & Biases integration. Its ``api_key`` never shows in the repr."""
+    """A Weights & Biases integration: ``type`` "wandb" on create (answers may carry others).
 
-    type: str = "wandb"
+    Its ``api_key`` is sent on create, never answered, and never in the repr.
+    """
+
+    #: Filled in as ``"wandb"`` when not given (so that it is always sent).
+    type: str | None = None
     project: str | None = None
     name: str | None = None
     api_key: str | None = None
     run_name: str | None = None
     url: str | None = None
 
+    def __post_init__(self) -> None:
+        # Not a plain default: omit_defaults would then leave the type out of the body.
+        self.type = self.type or "wandb"
+
     def __repr__(self) -> str:
         key = "'***'" if self.api_key else "None"
         return f"WandbIntegration(project={self.project!r}, name={self.name!r}, api_key={key})"
+
+
+class GithubRepository(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A GitHub repository a job trains from (with or without training files).
+
+    On create: ``name``, ``owner``, ``token`` (never answered, never in the repr), and
+    optionally ``ref`` and ``weight``. A job's answer adds ``commit_id``, the commit it took.
+    """
+
+    name: NonEmpty
+    owner: NonEmpty
+    #: Filled in as ``"github"`` when not given (so that it is always sent).
+    type: str | None = None
+    token: str | None = None
+    ref: str | None = None
+    weight: NonNegative = 1.0
+    commit_id: str | None = None
+
+    def __post_init__(self) -> None:
+        self.type = self.type or "github"
+
+    def __repr__(self) -> str:
+        token = "'***'" if self.token else "None"
+        return (
+            f"GithubRepository(owner={self.owner!r}, name={self.name!r}, ref={self.ref!r}, "
+            f"token={token})"
+        )
+
+
+class ClassifierTarget(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A target of a classifier job: its name, its labels, its weight and how it is scored.
+
+    ``loss_function`` is ``single_class`` or ``multi_class``.
+    """
+
+    name: NonEmpty
+    labels: Annotated[list[NonEmpty], Meta(min_length=1)]
+    weight: NonNegative = 1.0
+    loss_function: str | None = None
 
 
 class JobMetadata(msgspec.Struct, kw_only=True):
@@ -122,6 +179,9 @@ class FineTuningJob(JobBase, kw_only=True):
     trained_tokens: int | None = None
     metadata: JobMetadata | None = None
     object: str | None = None
+    invalid_sample_skip_percentage: float | None = None
+    repositories: list[GithubRepository] | None = None
+    classifier_targets: list[ClassifierTarget] | None = None
 
     TERMINAL: ClassVar[frozenset[str]] = FINE_TUNING_TERMINAL
     DIRECT_STEPS: ClassVar[frozenset[tuple[str, str]]] = FINE_TUNING_DIRECT_STEPS

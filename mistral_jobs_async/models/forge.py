@@ -6,6 +6,13 @@ from typing import ClassVar, Final
 
 import msgspec
 
+from mistral_jobs_async.models._bounds import (
+    NonEmpty,
+    NonNegative,
+    NonNegativeInt,
+    Positive,
+    TrainingSteps,
+)
 from mistral_jobs_async.models._common import JobBase, ListAnswer
 
 __all__ = [
@@ -14,6 +21,9 @@ __all__ = [
     "FORGE_STATUSES",
     "FORGE_TERMINAL",
     "ForgeHyperparameters",
+    "ForgeJob",
+    "ForgeJobList",
+    "ForgeModelConfig",
     "ForgeStatus",
     "ModelConfig",
     "TrainingJob",
@@ -54,30 +64,33 @@ FORGE_JOB_TYPES: Final = frozenset(
 )
 
 
-class ModelConfig(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """Forge ``model_config``: architecture, base model, experts."""
+class ForgeModelConfig(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Forge ``model_config``: architecture, base model, experts.
+
+    ``architecture`` is ``dense`` or ``mixture_of_experts`` on create (answers may name others).
+    """
 
     architecture: str | None = None
-    base_model: str | None = None
-    num_experts: int | None = None
-    active_experts: int | None = None
+    base_model: NonEmpty | None = None
+    num_experts: Positive | None = None
+    active_experts: Positive | None = None
 
 
 class ForgeHyperparameters(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """Forge hyperparameters (unset ones are left to the service)."""
+    """Forge hyperparameters, bounded as in the spec (unset ones are the service's)."""
 
-    learning_rate: float | None = None
-    training_steps: int | None = None
-    batch_size: int | None = None
-    weight_decay: float | None = None
-    warmup_steps: int | None = None
+    learning_rate: NonNegative | None = None
+    training_steps: TrainingSteps | None = None
+    batch_size: Positive | None = None
+    weight_decay: NonNegative | None = None
+    warmup_steps: NonNegativeInt | None = None
 
 
-class TrainingJob(JobBase, kw_only=True):
+class ForgeJob(JobBase, kw_only=True):
     """A Forge training job."""
 
     job_type: str | None = None
-    model_config: ModelConfig | None = None
+    model_config: ForgeModelConfig | None = None
     hyperparameters: ForgeHyperparameters | None = None
     output_model: str | None = None
     auto_start: bool | None = None
@@ -88,4 +101,9 @@ class TrainingJob(JobBase, kw_only=True):
 
 
 #: The answer of the list endpoint.
-TrainingJobList = ListAnswer[TrainingJob]
+ForgeJobList = ListAnswer[ForgeJob]
+
+#: The names before the Forge prefix, kept for one release (0.2 removes them).
+TrainingJob = ForgeJob
+TrainingJobList = ForgeJobList
+ModelConfig = ForgeModelConfig

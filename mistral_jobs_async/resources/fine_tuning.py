@@ -13,7 +13,6 @@ from mistral_jobs_async._exceptions import InvalidRequestError, ResponseDecodeEr
 from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._pagination import AsyncPager, fetch_page, list_pages
 from mistral_jobs_async._validation import (
-    CreateFineTuningJob,
     check,
     check_list,
     check_text,
@@ -22,13 +21,16 @@ from mistral_jobs_async._validation import (
 )
 from mistral_jobs_async.models._common import Page
 from mistral_jobs_async.models.fine_tuning import (
+    ClassifierTarget,
     FineTuningJob,
     FineTuningJobList,
+    GithubRepository,
     Hyperparameters,
     TrainingFile,
     WandbIntegration,
 )
 from mistral_jobs_async.models.model_cards import ModelCard
+from mistral_jobs_async.models.requests import CreateFineTuningJobRequest
 from mistral_jobs_async.resources._jobs import JobsResource
 from mistral_jobs_async.resources._recovery import recovery, state_check
 from mistral_jobs_async.resources.models import Models
@@ -86,6 +88,12 @@ def _filters(
     return {k: v for k, v in filters.items() if v is not None}
 
 
+def _items(name: str, values: object) -> list[Any] | None:
+    """A list parameter of models or mappings, as JSON-ready values."""
+    items = check_list(name, values)
+    return None if items is None else [to_payload(item) for item in items]
+
+
 def _integration(value: object) -> Any:
     """An integration as JSON, ``type`` filled in (the one type there is: wandb)."""
     payload = to_payload(value)
@@ -115,15 +123,23 @@ class FineTuningJobs(JobsResource[FineTuningJob]):
         self,
         *,
         model: str,
-        training_files: Sequence[str | TrainingFile | Mapping[str, Any]],
+        training_files: Sequence[str | TrainingFile | Mapping[str, Any]] = (),
         validation_files: Sequence[str] | None = None,
         hyperparameters: Hyperparameters | Mapping[str, Any] | None = None,
         suffix: str | None = None,
         auto_start: bool | None = None,
         integrations: Sequence[WandbIntegration | Mapping[str, Any]] | None = None,
         job_type: str | None = None,
+        invalid_sample_skip_percentage: float | None = None,
+        repositories: Sequence[GithubRepository | Mapping[str, Any]] | None = None,
+        classifier_targets: Sequence[ClassifierTarget | Mapping[str, Any]] | None = None,
     ) -> FineTuningJob:
         """Create a job. ``training_files`` are file ids (or ``TrainingFile`` with a weight).
+
+        ``repositories`` (``GithubRepository``) may stand in for training files or join
+        them. ``job_type="classifier"`` takes ``classifier_targets``, and classifier files
+        (``text`` + ``labels``). ``invalid_sample_skip_percentage`` (0 to 100) lets the
+        service skip that share of invalid samples instead of failing validation.
 
         ``auto_start`` left unset takes the service's default (false): the job then waits in
         VALIDATED until :meth:`start`. A create that fails after it may have reached the
@@ -147,9 +163,12 @@ class FineTuningJobs(JobsResource[FineTuningJob]):
                 [_integration(i) for i in integration_list] if integration_list else None
             ),
             "job_type": job_type,
+            "invalid_sample_skip_percentage": invalid_sample_skip_percentage,
+            "repositories": _items("repositories", repositories),
+            "classifier_targets": _items("classifier_targets", classifier_targets),
         }
         payload.update({k: v for k, v in optional.items() if v is not None})
-        checked = check(payload, CreateFineTuningJob)
+        checked = check(payload, CreateFineTuningJobRequest)
         wanted: dict[str, Any] = msgspec.to_builtins(checked)
         wanted["training_files"] = [f["file_id"] for f in wanted["training_files"]]
 

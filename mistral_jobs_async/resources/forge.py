@@ -10,7 +10,6 @@ import msgspec
 from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._pagination import AsyncPager, fetch_page, list_pages
 from mistral_jobs_async._validation import (
-    CreateTrainingJob,
     check,
     check_list,
     to_payload,
@@ -18,27 +17,28 @@ from mistral_jobs_async._validation import (
 from mistral_jobs_async.models._common import Page
 from mistral_jobs_async.models.forge import (
     ForgeHyperparameters,
-    ModelConfig,
-    TrainingJob,
-    TrainingJobList,
+    ForgeJob,
+    ForgeJobList,
+    ForgeModelConfig,
 )
+from mistral_jobs_async.models.requests import CreateForgeJobRequest
 from mistral_jobs_async.resources._jobs import JobsResource
 from mistral_jobs_async.resources._recovery import recovery
 
 __all__ = ["Forge", "ForgeJobs"]
 
 _PATH = "/forge/training/jobs"
-_job = msgspec.json.Decoder(TrainingJob)
-_job_list = msgspec.json.Decoder(TrainingJobList)
+_job = msgspec.json.Decoder(ForgeJob)
+_job_list = msgspec.json.Decoder(ForgeJobList)
 _encoder = msgspec.json.Encoder()
 
 
-class ForgeJobs(JobsResource[TrainingJob]):
+class ForgeJobs(JobsResource[ForgeJob]):
     """The Forge training jobs of the client's organisation."""
 
     _collection = _PATH
     _api = "forge"
-    _job_type = TrainingJob
+    _job_type = ForgeJob
     _decoder = _job
     _list_decoder = _job_list
     _cancel_taken = frozenset({"CANCELLED"})
@@ -48,11 +48,11 @@ class ForgeJobs(JobsResource[TrainingJob]):
         self,
         *,
         job_type: str,
-        model_config: ModelConfig | Mapping[str, Any],
+        model_config: ForgeModelConfig | Mapping[str, Any],
         dataset_ids: Sequence[str] | None = None,
         hyperparameters: ForgeHyperparameters | Mapping[str, Any] | None = None,
         auto_start: bool | None = None,
-    ) -> TrainingJob:
+    ) -> ForgeJob:
         """Create a training job; a failed create is looked for before it is sent again.
 
         The spec has no start endpoint for Forge: see the docs on ``auto_start``.
@@ -64,9 +64,9 @@ class ForgeJobs(JobsResource[TrainingJob]):
             "auto_start": auto_start,
         }
         payload.update({k: v for k, v in optional.items() if v is not None})
-        checked = check(payload, CreateTrainingJob)
+        checked = check(payload, CreateForgeJobRequest)
 
-        async def newest(number: int, size: int, since: float) -> Page[TrainingJob]:
+        async def newest(number: int, size: int, since: float) -> Page[ForgeJob]:
             # The Forge list has no filters: the newest pages, matched here.
             return await fetch_page(self._http, _PATH, _job_list, number, size)
 
@@ -78,7 +78,7 @@ class ForgeJobs(JobsResource[TrainingJob]):
         self._claims.add(job.id)
         return job
 
-    def list(self, *, page: int = 0, page_size: int = 100) -> AsyncPager[TrainingJob]:
+    def list(self, *, page: int = 0, page_size: int = 100) -> AsyncPager[ForgeJob]:
         """Jobs, newest first: ``await`` it for one page, ``async for`` over it for all."""
         return list_pages(self._http, _PATH, _job_list, page=page, page_size=page_size)
 
