@@ -95,6 +95,9 @@ def render_job(job: Job, timings: Timings, *, detailed: bool) -> FineTuningJobOu
             object="job",
             suffix=request.suffix,
             trained_tokens=job.trained_tokens,
+            invalid_sample_skip_percentage=request.invalid_sample_skip_percentage,
+            repositories=[_repository(r) for r in request.repositories or []],
+            classifier_targets=_targets(request),
             metadata=MetadataOut(
                 expected_duration_seconds=int(duration),
                 cost=round(train_tokens / 1e6 * _PRICE_PER_MILLION_TOKENS, 4),

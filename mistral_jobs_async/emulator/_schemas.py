@@ -40,8 +40,8 @@ FineTuningJobType = Literal["completion", "classifier"]
 class TrainingFileIn(Struct):
     """One entry of ``training_files`` in a create request."""
 
-    file_id: str
-    weight: float = 1.0
+    file_id: NonEmptyStr
+    weight: NonNegative = 1.0
 
 
 class HyperparametersIn(Struct):
@@ -64,6 +64,7 @@ class IntegrationIn(Struct):
     name: str | None = None
     api_key: str | None = None
     run_name: str | None = None
+    url: str | None = None
 
 
 class RepositoryIn(Struct):
@@ -89,9 +90,9 @@ class ClassifierTargetIn(Struct):
 class FineTuningJobIn(Struct):
     """Body of ``POST /v1/fine_tuning/jobs``."""
 
-    model: str
+    model: NonEmptyStr
     training_files: list[TrainingFileIn] = []
-    validation_files: list[str] | None = None
+    validation_files: list[NonEmptyStr] | None = None
     hyperparameters: HyperparametersIn | None = None
     suffix: Suffix | None = None
     auto_start: bool = False
@@ -106,7 +107,7 @@ class ModelConfigIn(Struct):
     """Forge ``model_config``."""
 
     architecture: Literal["dense", "mixture_of_experts"] | None = None
-    base_model: str | None = None
+    base_model: NonEmptyStr | None = None
     num_experts: PositiveInt | None = None
     active_experts: PositiveInt | None = None
 
@@ -126,7 +127,7 @@ class TrainingJobIn(Struct):
 
     job_type: ForgeJobType
     model_config: ModelConfigIn
-    dataset_ids: list[str] | None = None
+    dataset_ids: list[NonEmptyStr] | None = None
     hyperparameters: ForgeHyperparametersIn | None = None
     auto_start: bool = False
 
@@ -220,6 +221,9 @@ class FineTuningJobOut(Struct, omit_defaults=True):
     metadata: MetadataOut | UnsetType | None = UNSET
     events: list[EventOut] | UnsetType = UNSET
     checkpoints: list[CheckpointOut] | UnsetType = UNSET
+    invalid_sample_skip_percentage: float = 0.0
+    repositories: list[RepositoryOut] = []
+    classifier_targets: list[ClassifierTargetOut] | UnsetType = UNSET
 
 
 class RepositoryOut(Struct):

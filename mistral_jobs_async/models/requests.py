@@ -33,7 +33,7 @@ class CreateFineTuningJobRequest(Struct, omit_defaults=True, forbid_unknown_fiel
     """Body of a fine-tuning create, bounded as in the spec and the service's notes."""
 
     model: NonEmpty
-    training_files: list[TrainingFile] = []
+    training_files: list[TrainingFile]  # always sent, [] for a job on repositories alone
     validation_files: list[NonEmpty] | None = None
     hyperparameters: Hyperparameters | None = None
     suffix: Suffix | None = None
