@@ -106,3 +106,32 @@ def test_files_download_writes_the_content_and_never_overwrites_by_accident(
     monkeypatch.chdir(elsewhere)
     assert cli(emu, "files", "download", file_id).code == 0
     assert (elsewhere / "train.jsonl").read_bytes() == GOOD_JSONL
+
+
+@pytest.mark.mistral_emulator(speed=300.0)
+def test_jobs_estimate_shows_the_cost_and_parks_the_job(
+    mistral_emulator: Emulator, tmp_path: Path
+) -> None:
+    """jobs estimate: cost, tokens and duration from the service; the job waits with the
+    command that starts it (or is cancelled with --cancel); a bad file exits 1 with why."""
+    emu = mistral_emulator
+    source = tmp_path / "train.jsonl"
+    source.write_bytes(GOOD_JSONL)
+    file_id = cli(emu, "files", "upload", str(source), "--json").json_lines()[0]["id"]
+    shown = cli(emu, "jobs", "estimate", "--model", "open-mistral-7b", "--file", file_id,
+                "--timeout", "30")  # fmt: skip
+    assert shown.code == 0, shown.err
+    assert shown.out.splitlines()[0].split()[:4] == ["ID", "STATUS", "COST", "CURRENCY"]
+    assert "VALIDATED" in shown.out
+    assert "mistral-jobs jobs start" in shown.err
+    record = cli(emu, "jobs", "estimate", "--model", "open-mistral-7b", "--file", file_id,
+                 "--cancel", "--json", "--timeout", "30").json_lines()[0]  # fmt: skip
+    assert record["cancelled"] is True
+    assert record["cost"] > 0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"messages": []}\n')
+    bad_id = cli(emu, "files", "upload", str(bad), "--json").json_lines()[0]["id"]
+    failed = cli(emu, "jobs", "estimate", "--model", "open-mistral-7b", "--file", bad_id,
+                 "--timeout", "30")  # fmt: skip
+    assert failed.code == 1, failed.err
+    assert "FAILED_VALIDATION" in failed.err

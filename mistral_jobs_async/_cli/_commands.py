@@ -152,19 +152,26 @@ async def _act(client: AsyncClient, args: argparse.Namespace, out: Output) -> in
     return EXIT_OK
 
 
-async def _create(client: AsyncClient, args: argparse.Namespace, out: Output) -> int:
+def _fine_tuning_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The parameters of a fine-tuning job from ``jobs create`` or ``jobs estimate``."""
     hyper = {"training_steps": args.training_steps, "learning_rate": args.learning_rate}
-    hyper = {k: v for k, v in hyper.items() if v is not None}
+    return {
+        "model": args.model,
+        "training_files": args.files,
+        "validation_files": args.validation_files,
+        "hyperparameters": {k: v for k, v in hyper.items() if v is not None} or None,
+        "suffix": args.suffix,
+        "invalid_sample_skip_percentage": args.invalid_sample_skip_percentage,
+    }
+
+
+async def _create(client: AsyncClient, args: argparse.Namespace, out: Output) -> int:
     if args.api == "jobs":
         job: Any = await client.fine_tuning.jobs.create(
-            model=args.model,
-            training_files=args.files,
-            validation_files=args.validation_files,
-            hyperparameters=hyper or None,
-            suffix=args.suffix,
-            auto_start=args.auto_start,
+            **_fine_tuning_options(args), auto_start=args.auto_start
         )
     else:
+        hyper = {"training_steps": args.training_steps, "learning_rate": args.learning_rate}
         config = {
             "base_model": args.base_model,
             "architecture": args.architecture,
@@ -174,10 +181,32 @@ async def _create(client: AsyncClient, args: argparse.Namespace, out: Output) ->
         job = await client.forge.jobs.create(
             job_type=args.job_type,
             model_config={k: v for k, v in config.items() if v is not None},
-            hyperparameters=hyper or None,
+            hyperparameters={k: v for k, v in hyper.items() if v is not None} or None,
             auto_start=args.auto_start,
         )
     out.table([job_row(job)], columns_of(args.api))
+    return EXIT_OK
+
+
+async def _estimate(client: AsyncClient, args: argparse.Namespace, out: Output) -> int:
+    """``jobs estimate``: the service's cost figures at VALIDATED, the job parked (or not)."""
+    estimate = await client.fine_tuning.jobs.estimate(
+        **_fine_tuning_options(args), cancel=args.cancel, timeout=args.timeout
+    )
+    meta = estimate.metadata
+    row = {
+        "id": estimate.job.id,
+        "status": estimate.job.status,
+        "cost": meta.cost,
+        "currency": meta.cost_currency,
+        "data_tokens": meta.data_tokens,
+        "train_tokens": meta.train_tokens,
+        "expected_duration_seconds": meta.expected_duration_seconds,
+        "cancelled": estimate.cancelled,
+    }
+    out.table([row], tuple(row))
+    if not estimate.cancelled and not out.json:
+        out.note(f"job {estimate.job.id} {start_hint(estimate.job.id)}")
     return EXIT_OK
 
 
@@ -284,6 +313,7 @@ _JOB_COMMANDS: dict[str, Callable[[AsyncClient, argparse.Namespace, Output], Awa
     "start": _act,
     "cancel": _act,
     "create": _create,
+    "estimate": _estimate,
     "watch": watch,
     "wait": _wait,
 }

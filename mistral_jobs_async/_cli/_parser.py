@@ -31,6 +31,7 @@ examples (MISTRAL_API_KEY set; --base-url or MISTRAL_BASE_URL for an emulator):
   mistral-jobs jobs create --model open-mistral-7b --file FILE_ID --training-steps 100
   mistral-jobs jobs watch JOB_ID [JOB_ID ...]        # exit 1 if any ends failed/cancelled
   mistral-jobs jobs watch --all --suffix nightly     # every job, new ones too; Ctrl-C ends
+  mistral-jobs jobs estimate --model open-mistral-7b --file FILE_ID   # cost, before paying
   mistral-jobs jobs wait JOB_ID --until VALIDATED    # validated: read its cost, then start
   mistral-jobs jobs start JOB_ID                     # one created with --no-auto-start
   mistral-jobs jobs wait JOB_ID --timeout 3600 --json
@@ -56,6 +57,22 @@ _PARKED = (
     " A job created with --no-auto-start is shown waiting in VALIDATED, with the command that "
     "starts it."
 )
+
+
+def _add_fine_tuning_options(parser: argparse.ArgumentParser) -> None:
+    """What a fine-tuning job is made of (``jobs create`` and ``jobs estimate``)."""
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--file", dest="files", action="append", required=True, metavar="FILE_ID")
+    parser.add_argument(
+        "--validation-file", dest="validation_files", action="append", metavar="FILE_ID"
+    )
+    parser.add_argument("--suffix")
+    parser.add_argument(
+        "--invalid-sample-skip-percentage",
+        type=float,
+        metavar="P",
+        help="let the service skip up to P%% invalid samples instead of failing validation",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,22 +149,32 @@ def build_parser() -> argparse.ArgumentParser:
             "create", help="create a job", epilog=examples, formatter_class=raw
         )
         if api == "jobs":
-            create.add_argument("--model", required=True)
-            create.add_argument(
-                "--file", dest="files", action="append", required=True, metavar="FILE_ID"
+            _add_fine_tuning_options(create)
+            estimate = actions.add_parser(
+                "estimate",
+                help="what a job would cost: create it parked, read its cost at VALIDATED",
+                description="Create the job with auto_start off, wait until the service has "
+                "validated it, and show its cost, tokens and expected duration (the service's "
+                "own figures). The job then waits for `jobs start`, unless --cancel.",
+                epilog=examples,
+                formatter_class=raw,
             )
-            create.add_argument(
-                "--validation-file", dest="validation_files", action="append", metavar="FILE_ID"
+            _add_fine_tuning_options(estimate)
+            estimate.add_argument(
+                "--cancel", action="store_true", help="cancel the job once its cost is read"
             )
-            create.add_argument("--suffix")
+            estimate.add_argument(
+                "--timeout", type=float, default=None, help="seconds to wait (exit 124 after)"
+            )
         else:
             create.add_argument("--job-type", required=True)
             create.add_argument("--base-model")
             create.add_argument("--architecture", choices=("dense", "mixture_of_experts"))
             create.add_argument("--num-experts", type=int)
             create.add_argument("--active-experts", type=int)
-        create.add_argument("--training-steps", type=int)
-        create.add_argument("--learning-rate", type=float)
+        for parser_ in (create, estimate) if api == "jobs" else (create,):
+            parser_.add_argument("--training-steps", type=int)
+            parser_.add_argument("--learning-rate", type=float)
         create.add_argument("--auto-start", action=argparse.BooleanOptionalAction, default=None)
         watch = actions.add_parser(
             "watch",

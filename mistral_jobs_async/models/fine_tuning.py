@@ -26,6 +26,7 @@ __all__ = [
     "FineTuningStatus",
     "GithubRepository",
     "Hyperparameters",
+    "JobEstimate",
     "JobMetadata",
     "TrainingFile",
     "WandbIntegration",
@@ -189,3 +190,21 @@ class FineTuningJob(JobBase, kw_only=True):
 
 #: The answer of the list endpoint.
 FineTuningJobList = ListAnswer[FineTuningJob]
+
+
+class JobEstimate(msgspec.Struct, kw_only=True):
+    """What a job will cost, as the service says at VALIDATED (``jobs.estimate``).
+
+    ``metadata`` is the service's (cost, currency, tokens, expected duration): the figure that
+    is billed. ``job`` is the job as read then; it waits in VALIDATED for ``start`` unless
+    ``cancelled``.
+    """
+
+    job: FineTuningJob
+    metadata: JobMetadata
+    cancelled: bool = False
+
+    @property
+    def cost(self) -> float | None:
+        """The estimated cost, in ``metadata.cost_currency``."""
+        return self.metadata.cost

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+import anyio
 import msgspec
 
-from mistral_jobs_async._exceptions import InvalidRequestError, ResponseDecodeError
+from mistral_jobs_async._exceptions import (
+    InvalidRequestError,
+    ResponseDecodeError,
+    WaitTimeoutError,
+)
 from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._pagination import AsyncPager, fetch_page, list_pages
 from mistral_jobs_async._validation import (
@@ -26,6 +32,8 @@ from mistral_jobs_async.models.fine_tuning import (
     FineTuningJobList,
     GithubRepository,
     Hyperparameters,
+    JobEstimate,
+    JobMetadata,
     TrainingFile,
     WandbIntegration,
 )
@@ -256,6 +264,41 @@ class FineTuningJobs(JobsResource[FineTuningJob]):
         job = await self._http.request("POST", path, _job, recover=recover)
         self._acted_on(job_id)  # this client's watchers of the job look again at once
         return job
+
+    async def estimate(
+        self,
+        *,
+        cancel: bool = False,
+        timeout: float | None = None,
+        config: WatchConfig | None = None,
+        clock: Clock | None = None,
+        **create: Any,
+    ) -> JobEstimate:
+        """What a job would cost, before paying: the service's own figures.
+
+        Takes :meth:`create`'s parameters (not ``auto_start``): creates the job parked
+        (``auto_start=False``), waits until it is VALIDATED and returns its ``metadata``
+        (cost, currency, tokens, expected duration) with the job. The job then waits for
+        :meth:`start`, or is cancelled with ``cancel=True``. A job that fails validation
+        raises ``JobEndedError`` (with the job and its reason in the events); ``timeout``
+        raises ``WaitTimeoutError`` and, with ``cancel=True``, cancels the job first.
+        """
+        if "auto_start" in create:
+            raise InvalidRequestError("auto_start", "an estimate creates the job parked")
+        job = await self.create(**create, auto_start=False)
+        try:
+            validated = await self.wait(
+                job.id, until="VALIDATED", timeout=timeout, config=config, clock=clock
+            )
+        except (WaitTimeoutError, asyncio.CancelledError):
+            if cancel:  # what was asked for: leave nothing behind
+                with anyio.CancelScope(shield=True):
+                    await self.cancel(job.id)
+            raise
+        metadata = validated.metadata or JobMetadata()
+        if cancel:
+            validated = await self.cancel(job.id)
+        return JobEstimate(job=validated, metadata=metadata, cancelled=cancel)
 
     async def wait_for_model(
         self,
