@@ -65,14 +65,11 @@ from mistral_jobs_async._validation import check_id
 if TYPE_CHECKING:
     from mistral_jobs_async.sharing import RedisBudget, SharingConfig
 from mistral_jobs_async.watcher import (
-    CheckpointReported,
-    JobVanished,
-    MetadataChanged,
     PollFailed,
-    Transition,
     WatchConfig,
     Watcher,
     WatchEvent,
+    event_record,
 )
 
 __all__ = [
@@ -231,35 +228,15 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
 
 
 def _payload(event: WatchEvent[Any]) -> tuple[str, dict[str, Any]]:
-    if isinstance(event, Transition):
-        return "transition", {
-            "job_id": event.job_id,
-            "previous": event.previous,
-            "status": event.status,
-            "terminal": event.terminal,
-            "missed": event.missed,
-            "waiting_for_start": event.waiting_for_start,
-            "changed_at": event.changed_at,
-            "observed_at": event.observed_at,
-        }
-    if isinstance(event, JobVanished):
-        return "vanished", {"job_id": event.job_id, "last_status": event.last_status}
+    """The SSE event's name and data: the event's one record (``watcher.event_record``)."""
+    data = event_record(event)
+    name = data.pop("event")
     if isinstance(event, PollFailed):
         # What a browser may read: the short reason, not the upstream URL in the message.
         _, answer, _ = _answer(event.error)
-        return "poll_failed", {"job_id": event.job_id, **answer}
-    if isinstance(event, CheckpointReported):
-        return "checkpoint", {
-            "job_id": event.job_id,
-            "step": event.step,
-            "train_loss": event.train_loss,
-            "valid_loss": event.valid_loss,
-            "valid_mean_token_accuracy": event.valid_mean_token_accuracy,
-            "created_at": event.created_at,
-        }
-    if isinstance(event, MetadataChanged):
-        return "metadata", {"job_id": event.job_id, "metadata": event.metadata}
-    return "stalled", {"job_id": event.job_id, "status": event.status}
+        del data["error"]
+        data.update(answer)
+    return name, data
 
 
 def job_events(

@@ -335,6 +335,7 @@ def test_watch_json_reports_each_checkpoint_and_the_estimates(
     assert [e["step"] for e in checkpoints] == list(range(10, 101, 10))
     assert set(checkpoints[0]) == {
         "event", "job_id", "step", "train_loss", "valid_loss", "valid_mean_token_accuracy",
+        "created_at",
     }  # fmt: skip
     losses = [e["train_loss"] for e in checkpoints]
     assert losses == sorted(losses, reverse=True)

@@ -195,3 +195,37 @@ def test_import_without_the_extra_names_it() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert "pip install 'mistral-jobs-async[fastapi]'" in out
+
+
+def test_the_sse_stream_and_the_cli_share_one_form_of_each_event() -> None:
+    """An SSE event's data is the event's record (watcher.event_record) less its kind, which
+    names the SSE event; only a poll failure's error is shortened, without the URL."""
+    from mistral_jobs_async import ServerError
+    from mistral_jobs_async.fastapi import _payload
+    from mistral_jobs_async.models import FineTuningJob
+    from mistral_jobs_async.watcher import (
+        CheckpointReported,
+        JobStalled,
+        JobVanished,
+        MetadataChanged,
+        PollFailed,
+        Transition,
+        event_record,
+    )
+
+    events: list[Any] = [
+        Transition("j", "QUEUED", "RUNNING", FineTuningJob(id="j", status="RUNNING"), 2.0),
+        JobVanished("j", "RUNNING", 3.0),
+        JobStalled("j", "RUNNING", 1.0, 4.0),
+        CheckpointReported("j", 10, 0.5, 0.6, 0.7, 100, 5.0),
+        MetadataChanged("j", {"cost": 1.0}, 6.0),
+    ]
+    for event in events:
+        record = event_record(event)
+        name, data = _payload(event)
+        assert {"event": name, **data} == record
+    error = ServerError("boom", status_code=500, method="GET", url="http://internal:9/v1/x")
+    name, data = _payload(PollFailed("j", error, 2, 7.0))
+    assert name == "poll_failed"
+    assert "internal:9" not in str(data)
+    assert "internal:9" in event_record(PollFailed("j", error, 2, 7.0))["error"]

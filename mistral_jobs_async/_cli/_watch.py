@@ -30,9 +30,10 @@ from mistral_jobs_async.watcher import (
     PollFailed,
     Transition,
     WatchEvent,
+    event_record,
 )
 
-__all__ = ["Board", "event_line", "event_record", "watch"]
+__all__ = ["Board", "event_line", "watch"]
 
 _SUCCESS = "SUCCESS"
 _VANISHED = "VANISHED"
@@ -163,36 +164,6 @@ def _ids_with(finals: dict[str, str], status: str) -> list[str]:
     return [job_id for job_id, final in finals.items() if final == status]
 
 
-def event_record(event: WatchEvent[Any]) -> dict[str, Any] | None:
-    """A watcher event as a JSON line (None for the ones ``watch`` does not report)."""
-    if isinstance(event, Transition):
-        return {
-            "event": "transition",
-            "job_id": event.job_id,
-            "previous": event.previous,
-            "status": event.status,
-            "missed": event.missed,
-            "observed_at": event.observed_at,
-            "waiting_for_start": event.waiting_for_start,
-        }
-    if isinstance(event, JobVanished):
-        return {"event": "vanished", "job_id": event.job_id, "last_status": event.last_status}
-    if isinstance(event, PollFailed):
-        return {"event": "poll_failed", "job_id": event.job_id, "error": str(event.error)}
-    if isinstance(event, CheckpointReported):
-        return {
-            "event": "checkpoint",
-            "job_id": event.job_id,
-            "step": event.step,
-            "train_loss": event.train_loss,
-            "valid_loss": event.valid_loss,
-            "valid_mean_token_accuracy": event.valid_mean_token_accuracy,
-        }
-    if isinstance(event, MetadataChanged):
-        return {"event": "metadata", "job_id": event.job_id, "metadata": event.metadata}
-    return None  # JobStalled: the watch command sets no stall_after
-
-
 def event_line(event: WatchEvent[Any]) -> str | None:
     """A watcher event as one plain line (None for the ones ``watch`` does not report)."""
     at = clock_time(event.observed_at)
@@ -263,9 +234,7 @@ async def watch(client: AsyncClient, args: argparse.Namespace, out: Output) -> i
                 if board.apply(event) and isinstance(event, Transition) and not event.terminal:
                     events.watcher.remove([event.job_id])  # reached --until: stop polling it
                 if out.json:
-                    item = event_record(event)
-                    if item is not None:
-                        out.emit(item)
+                    out.emit(event_record(event))
                 elif view is not None:
                     view.show(board.rows(), board.progress())
                 else:

@@ -41,6 +41,7 @@ from mistral_jobs_async.watcher._events import (
     ProgressEvent,
     Transition,
     WatchEvent,
+    event_record,
 )
 from mistral_jobs_async.watcher._fanout import Subscription
 from mistral_jobs_async.watcher._polling import Target
@@ -65,4 +66,5 @@ __all__ = [
     "WatchSession",
     "WatchStats",
     "Watcher",
+    "event_record",
 ]

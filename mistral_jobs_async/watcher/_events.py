@@ -18,6 +18,7 @@ __all__ = [
     "ProgressEvent",
     "Transition",
     "WatchEvent",
+    "event_record",
 ]
 
 #: The job class of the API a watcher follows (``FineTuningJob``, ``TrainingJob``).
@@ -130,3 +131,43 @@ class MetadataChanged:
 ProgressEvent = CheckpointReported | MetadataChanged
 #: Every event a watcher yields.
 WatchEvent = Transition[J] | JobVanished | PollFailed | JobStalled | ProgressEvent
+
+
+def event_record(event: WatchEvent[Any]) -> dict[str, Any]:
+    """An event as a JSON-ready dict: its kind under ``"event"``, then its fields.
+
+    The one form of an event outside Python: the CLI's ``--json`` lines and the FastAPI SSE
+    stream (which sends the kind as the SSE event's name, and a poll failure's error in its
+    short form, without the upstream URL) are both made from it.
+    """
+    if isinstance(event, Transition):
+        return {
+            "event": "transition",
+            "job_id": event.job_id,
+            "previous": event.previous,
+            "status": event.status,
+            "terminal": event.terminal,
+            "missed": event.missed,
+            "waiting_for_start": event.waiting_for_start,
+            "changed_at": event.changed_at,
+            "observed_at": event.observed_at,
+        }
+    if isinstance(event, JobVanished):
+        return {"event": "vanished", "job_id": event.job_id, "last_status": event.last_status}
+    if isinstance(event, PollFailed):
+        return {"event": "poll_failed", "job_id": event.job_id, "error": str(event.error),
+                "failures": event.failures}  # fmt: skip
+    if isinstance(event, CheckpointReported):
+        return {
+            "event": "checkpoint",
+            "job_id": event.job_id,
+            "step": event.step,
+            "train_loss": event.train_loss,
+            "valid_loss": event.valid_loss,
+            "valid_mean_token_accuracy": event.valid_mean_token_accuracy,
+            "created_at": event.created_at,
+        }
+    if isinstance(event, MetadataChanged):
+        return {"event": "metadata", "job_id": event.job_id, "metadata": event.metadata}
+    return {"event": "stalled", "job_id": event.job_id, "status": event.status,
+            "since": event.since}  # fmt: skip
