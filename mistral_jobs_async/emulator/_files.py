@@ -14,16 +14,19 @@ import hmac
 import secrets
 import shutil
 import tempfile
+import threading
 import uuid
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mistral_jobs_async.emulator._clock import SimClock
 from mistral_jobs_async.emulator._errors import ApiError
 from mistral_jobs_async.emulator._schemas import FileDeletedOut, FileOut, encoder
 
-__all__ = ["SIGNED_PREFIX", "FileFilter", "FileRecord", "FileStore", "count_tokens", "tokenizer_of"]
+__all__ = ["SIGNED_PREFIX", "FileFilter", "FileRecord", "FileStore", "data_tokens"]
 
 #: Where signed URLs point: served without a key (the signature is the credential).
 SIGNED_PREFIX = "/_signed/files"
@@ -118,35 +121,51 @@ class FileRecord:
 
 
 class FileStore:
-    """The files of every organisation (one per API key). The store's lock guards it."""
+    """The files of every organisation (one per API key).
 
-    def __init__(self) -> None:
+    Each public method takes the emulator's lock (the one the job store holds too: a create
+    reads files under it).
+    """
+
+    def __init__(self, lock: threading.RLock, clock: SimClock, new_id: Callable[[], str]) -> None:
+        self._lock = lock
+        self._clock = clock
+        self._new_id = new_id
         self._by_key: dict[str, dict[str, FileRecord]] = {}
         self._dir: Path | None = None
         self._secret = secrets.token_bytes(32)
 
     def new_path(self) -> Path:
         """A fresh path for an upload's bytes (the caller removes it if the upload fails)."""
-        if self._dir is None:  # made on the first upload, removed with the store or at exit
-            self._dir = Path(tempfile.mkdtemp(prefix="mistral-emulator-files-"))
-            weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
-        return self._dir / uuid.uuid4().hex
+        with self._lock:
+            if self._dir is None:  # made on the first upload, removed with the store or at exit
+                self._dir = Path(tempfile.mkdtemp(prefix="mistral-emulator-files-"))
+                weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
+            return self._dir / uuid.uuid4().hex
 
     def reset(self) -> None:
         """Forget every file and remove their bytes."""
-        for records in self._by_key.values():
-            for record in records.values():
-                record.content.unlink(missing_ok=True)
-        self._by_key.clear()
+        with self._lock:
+            for records in self._by_key.values():
+                for record in records.values():
+                    record.content.unlink(missing_ok=True)
+            self._by_key.clear()
 
-    def add(self, record: FileRecord) -> bytes:
-        """Keep ``record``; the file object."""
-        self._by_key.setdefault(record.key, {})[record.id] = record
-        return encoder.encode(record.render())
+    def add(self, key: str, *, expiry: int | None, **measured: Any) -> bytes:
+        """Keep the record of an uploaded file (its bytes already at ``content``)."""
+        with self._lock:
+            now = int(self._clock.now())
+            expires_at = now + expiry * 3600 if expiry is not None else None
+            record = FileRecord(
+                id=self._new_id(), key=key, created_at=now, expires_at=expires_at, **measured
+            )
+            self._by_key.setdefault(key, {})[record.id] = record
+            return encoder.encode(record.render())
 
     def find(self, key: str, file_id: str) -> FileRecord | None:
         """``key``'s file ``file_id``, or None."""
-        return self._by_key.get(key, {}).get(file_id)
+        with self._lock:
+            return self._by_key.get(key, {}).get(file_id)
 
     def get(self, key: str, file_id: str) -> FileRecord:
         """``key``'s file ``file_id``; a 404 for any other (another key's files too)."""
@@ -155,48 +174,80 @@ class FileStore:
             raise ApiError(404, f"File {file_id} not found")
         return record
 
+    def answer(self, key: str, file_id: str) -> bytes:
+        """``GET /v1/files/{id}``: the file object, with ``deleted: false``."""
+        return encoder.encode(self.get(key, file_id).render(with_deleted=True))
+
     def page(self, key: str, page: int, page_size: int, where: FileFilter) -> bytes:
         """One page of ``key``'s files that match ``where``, newest first."""
-        records = [r for r in reversed(self._by_key.get(key, {}).values()) if where.matches(r)]
-        chosen = records[page * page_size : (page + 1) * page_size]
-        body: dict[str, Any] = {"object": "list", "data": [r.render() for r in chosen]}
-        if where.include_total:
-            body["total"] = len(records)
-        return encoder.encode(body)
+        with self._lock:
+            records = [r for r in reversed(self._by_key.get(key, {}).values()) if where.matches(r)]
+            chosen = records[page * page_size : (page + 1) * page_size]
+            body: dict[str, Any] = {"object": "list", "data": [r.render() for r in chosen]}
+            if where.include_total:
+                body["total"] = len(records)
+            return encoder.encode(body)
 
-    def signed_path(self, file_id: str, expires: int) -> str:
-        """The path and query of a URL that serves ``file_id`` without a key.
+    def delete(self, key: str, file_id: str) -> bytes:
+        """Delete a file and its bytes; jobs that used it keep running."""
+        with self._lock:
+            record = self.get(key, file_id)
+            del self._by_key[key][file_id]
+            record.content.unlink(missing_ok=True)
+            return encoder.encode(FileDeletedOut(id=record.id))
 
-        It works until ``expires`` (Unix seconds on the emulator's clock).
+    def signed_url(self, key: str, file_id: str, expiry_hours: int, origin: str) -> bytes:
+        """``GET /v1/files/{id}/url``: a URL that serves the file without a key.
+
+        It works for ``expiry_hours`` from now, on the emulator's clock.
         """
-        signature = self._sign(file_id, expires)
-        return f"{SIGNED_PREFIX}/{file_id}?expires={expires}&signature={signature}"
+        with self._lock:
+            record = self.get(key, file_id)
+            expires = int(self._clock.now()) + expiry_hours * 3600
+            signature = self._sign(record.id, expires)
+            path = f"{SIGNED_PREFIX}/{record.id}?expires={expires}&signature={signature}"
+            return encoder.encode({"url": origin + path})
 
-    def by_signature(self, file_id: str, expires: str, signature: str, now: float) -> FileRecord:
-        """The file a signed URL names; a 403 if the signature is wrong or has expired."""
+    def signed_content(self, file_id: str, expires: str, signature: str) -> Path:
+        """Where the bytes a signed URL names are; a 403 if it is forged or expired."""
         try:
             when = int(expires)
         except ValueError:
             when = -1
         if when < 0 or not hmac.compare_digest(signature, self._sign(file_id, when)):
             raise ApiError(403, "Forbidden: the signature of this URL is not valid")
-        if now > when:
-            raise ApiError(403, "Forbidden: this signed URL has expired")
-        record = next((r[file_id] for r in self._by_key.values() if file_id in r), None)
+        with self._lock:
+            if self._clock.now() > when:
+                raise ApiError(403, "Forbidden: this signed URL has expired")
+            record = next((r[file_id] for r in self._by_key.values() if file_id in r), None)
         if record is None:
             raise ApiError(404, f"File {file_id} not found")
-        return record
+        return record.content
+
+    def count_training_tokens(self, key: str, file_ids: list[str], model: str) -> None:
+        """Count the files' tokens for ``model``, once per file and tokenizer.
+
+        Slow: called off the event loop, and counting outside the lock (the server answers
+        meanwhile).
+        """
+        tokenizer = tokenizer_of(model)
+        with self._lock:
+            found = (self._by_key.get(key, {}).get(file_id) for file_id in file_ids)
+            todo = [r for r in found if r is not None and tokenizer not in r.tokens]
+        for record in todo:
+            counted = count_tokens(record, model)
+            with self._lock:
+                record.tokens[tokenizer] = counted
 
     def _sign(self, file_id: str, expires: int) -> str:
         message = f"{file_id}:{expires}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
-    def delete(self, key: str, file_id: str) -> bytes:
-        """Delete a file and its bytes; jobs that used it keep running."""
-        record = self.get(key, file_id)
-        del self._by_key[key][file_id]
-        record.content.unlink(missing_ok=True)
-        return encoder.encode(FileDeletedOut(id=record.id))
+
+def data_tokens(files: list[FileRecord], model: str) -> int:
+    """The files' tokens for ``model``: as counted, else about a token per four bytes."""
+    tokenizer = tokenizer_of(model)
+    return sum(f.tokens.get(tokenizer, f.size // 4) for f in files)
 
 
 def tokenizer_of(model: str) -> str:

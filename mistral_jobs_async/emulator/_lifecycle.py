@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from mistral_jobs_async.emulator._schemas import (
@@ -28,6 +28,7 @@ __all__ = [
     "FORGE_TERMINAL",
     "Api",
     "Job",
+    "JobFilter",
     "JobList",
     "Timings",
     "plan_from",
@@ -307,3 +308,50 @@ def plan_from(
     if status == "RUNNING":
         steps.extend(_training(job, t, timings))
     return steps
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """The list filters of the real fine-tuning API (all optional, combined with AND)."""
+
+    model: str | None = None
+    status: str | None = None
+    created_after: float | None = None
+    created_before: float | None = None
+    suffix: str | None = None
+    wandb_project: str | None = None
+    wandb_name: str | None = None
+
+    def is_empty(self) -> bool:
+        """Whether no filter is set."""
+        return self == _NO_FILTER
+
+    def status_only(self) -> bool:
+        """Whether the status is the only filter set."""
+        return self.status is not None and replace(self, status=None) == _NO_FILTER
+
+    def matches(self, job: Job) -> bool:
+        """Whether ``job`` passes every filter set (``created_*`` bounds are inclusive)."""
+        if self.status is not None and job.status != self.status:
+            return False
+        # Compare what clients see: created_at in whole seconds.
+        if self.created_after is not None and int(job.created_at) < self.created_after:
+            return False
+        if self.created_before is not None and int(job.created_at) > self.created_before:
+            return False
+        request = job.request
+        if self.model is not None and getattr(request, "model", None) != self.model:
+            return False
+        if not isinstance(request, FineTuningJobIn):
+            return self.suffix is None and self.wandb_project is None and self.wandb_name is None
+        if self.suffix is not None and request.suffix != self.suffix:
+            return False
+        integrations = request.integrations or []
+        if self.wandb_project is not None and all(
+            i.project != self.wandb_project for i in integrations
+        ):
+            return False
+        return self.wandb_name is None or any(i.name == self.wandb_name for i in integrations)
+
+
+_NO_FILTER = JobFilter()

@@ -11,7 +11,10 @@ every key and cannot be changed or deleted (400); ``provider`` filters by ``owne
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Concatenate, ParamSpec
 
 from msgspec import UNSET, Struct, UnsetType
 
@@ -94,10 +97,39 @@ class _FineTuned:
         )  # fmt: skip
 
 
-class ModelCards:
-    """The base cards and every organisation's fine-tuned ones. The store's lock guards it."""
+_P = ParamSpec("_P")
 
-    def __init__(self, fine_tunable: dict[str, int] | None = None) -> None:
+
+def _answering(
+    method: Callable[Concatenate[ModelCards, _P], bytes],
+) -> Callable[Concatenate[ModelCards, _P], bytes]:
+    """An answer of the API: under the emulator's lock, after the due lifecycle steps."""
+
+    def answer(self: ModelCards, /, *args: _P.args, **kwargs: _P.kwargs) -> bytes:
+        with self._lock:
+            self._sync()
+            return method(self, *args, **kwargs)
+
+    answer.__doc__ = method.__doc__
+    return answer
+
+
+class ModelCards:
+    """The base cards and every organisation's fine-tuned ones.
+
+    The answering methods take the emulator's lock and first apply the lifecycle steps that
+    are due (``sync``): a job that has just succeeded has its card. ``add`` and ``remove`` are
+    called by the store, under the lock.
+    """
+
+    def __init__(
+        self,
+        lock: threading.RLock,
+        sync: Callable[[], None],
+        fine_tunable: dict[str, int] | None = None,
+    ) -> None:
+        self._lock = lock
+        self._sync = sync
         self.fine_tunable = dict(FINE_TUNABLE_MODELS if fine_tunable is None else fine_tunable)
         self._fine_tuned: dict[str, _FineTuned] = {}
 
@@ -136,6 +168,7 @@ class ModelCards:
         """Drop a card (its job was moved out of SUCCESS)."""
         self._fine_tuned.pop(model_id, None)
 
+    @_answering
     def listing(self, key: str, *, provider: str | None, model: str | None) -> bytes:
         """``GET /v1/models``: base cards, then ``key``'s fine-tuned ones, newest first."""
         cards = [self._base(name) for name in self.fine_tunable]
@@ -147,12 +180,14 @@ class ModelCards:
             cards = [c for c in cards if model in (c.id, c.root)]
         return encoder.encode({"object": "list", "data": cards})
 
+    @_answering
     def get(self, key: str, model_id: str) -> bytes:
         """One card: a base one, or one of ``key``'s fine-tuned ones (404 otherwise)."""
         if model_id in self.fine_tunable:
             return encoder.encode(self._base(model_id))
         return encoder.encode(self._mine(key, model_id).render())
 
+    @_answering
     def update(self, key: str, model_id: str, change: ModelUpdateIn) -> bytes:
         """Set a fine-tuned model's name and description (those given)."""
         card = self._changeable(key, model_id, "updated")
@@ -162,12 +197,14 @@ class ModelCards:
             card.description = change.description
         return encoder.encode(card.render())
 
+    @_answering
     def archive(self, key: str, model_id: str, *, archived: bool) -> bytes:
         """Archive or unarchive a fine-tuned model."""
         card = self._changeable(key, model_id, "archived" if archived else "unarchived")
         card.archived = archived
         return encoder.encode({"id": card.id, "object": "model", "archived": archived})
 
+    @_answering
     def delete(self, key: str, model_id: str) -> bytes:
         """Delete a fine-tuned model (its job stays, naming it)."""
         card = self._changeable(key, model_id, "deleted")

@@ -15,6 +15,7 @@ from aiohttp import BodyPartReader, web
 
 from mistral_jobs_async.emulator._errors import ApiError
 from mistral_jobs_async.emulator._files import FileFilter
+from mistral_jobs_async.emulator._lifecycle import JobFilter
 from mistral_jobs_async.emulator._models import ModelUpdateIn
 from mistral_jobs_async.emulator._schemas import fine_tuning_job_decoder, training_job_decoder
 from mistral_jobs_async.emulator._service import (
@@ -24,7 +25,6 @@ from mistral_jobs_async.emulator._service import (
     decode_body,
     json_response,
 )
-from mistral_jobs_async.emulator._store import JobFilter
 from mistral_jobs_async.emulator._uploads import JsonlChecker
 
 __all__ = ["Routes"]
@@ -149,7 +149,8 @@ class Routes:
         key = api_key_of(request)
         # The local report's token counts, for the job's metadata: a tokenizer's first load
         # and a long file take seconds, which the event loop does not wait for.
-        await asyncio.to_thread(self.s.store.count_training_tokens, key, body)
+        file_ids = [f.file_id for f in body.training_files]
+        await asyncio.to_thread(self.s.store.files.count_training_tokens, key, file_ids, body.model)
         return json_response(self.s.store.create_fine_tuning(key, body))
 
     async def list_fine_tuning(self, request: web.Request) -> web.Response:
@@ -214,7 +215,7 @@ class Routes:
             content.unlink(missing_ok=True)
             raise
         return json_response(
-            self.s.store.add_file(
+            self.s.store.files.add(
                 api_key_of(request),
                 expiry=form.expiry,
                 visibility=form.visibility,
@@ -278,30 +279,30 @@ class Routes:
     async def list_models(self, request: web.Request) -> web.Response:
         query = request.query
         return json_response(
-            self.s.store.list_models(
+            self.s.store.models.listing(
                 api_key_of(request), provider=query.get("provider"), model=query.get("model")
             )
         )
 
     async def get_model(self, request: web.Request) -> web.Response:
         model_id = request.match_info["model_id"]
-        return json_response(self.s.store.get_model(api_key_of(request), model_id))
+        return json_response(self.s.store.models.get(api_key_of(request), model_id))
 
     async def update_model(self, request: web.Request) -> web.Response:
         change = await decode_body(request, model_update_decoder)
         model_id = request.match_info["model_id"]
-        return json_response(self.s.store.update_model(api_key_of(request), model_id, change))
+        return json_response(self.s.store.models.update(api_key_of(request), model_id, change))
 
     async def archive_model(self, request: web.Request) -> web.Response:
         model_id = request.match_info["model_id"]
         archived = request.method == "POST"
         return json_response(
-            self.s.store.archive_model(api_key_of(request), model_id, archived=archived)
+            self.s.store.models.archive(api_key_of(request), model_id, archived=archived)
         )
 
     async def delete_model(self, request: web.Request) -> web.Response:
         model_id = request.match_info["model_id"]
-        return json_response(self.s.store.delete_model(api_key_of(request), model_id))
+        return json_response(self.s.store.models.delete(api_key_of(request), model_id))
 
     # --- files -----------------------------------------------------------------------------------
 
@@ -315,32 +316,34 @@ class Routes:
             search=query.get("search"),
             include_total=_bool_param(request, "include_total") is not False,
         )
-        return json_response(self.s.store.list_files(api_key_of(request), page, size, where))
+        return json_response(self.s.store.files.page(api_key_of(request), page, size, where))
 
     async def download_file(self, request: web.Request) -> web.StreamResponse:
-        path = self.s.store.file_content(api_key_of(request), request.match_info["file_id"])
+        path = self.s.store.files.get(api_key_of(request), request.match_info["file_id"]).content
         return _bytes_of(path)
 
     async def signed_url(self, request: web.Request) -> web.Response:
         expiry = _int_param(request, "expiry", 24, 1, 168)
         origin = f"{request.scheme}://{request.host}"
         file_id = request.match_info["file_id"]
-        return json_response(self.s.store.signed_url(api_key_of(request), file_id, expiry, origin))
+        return json_response(
+            self.s.store.files.signed_url(api_key_of(request), file_id, expiry, origin)
+        )
 
     async def signed_download(self, request: web.Request) -> web.StreamResponse:
         """The bytes a signed URL names: no key, the signature is the credential."""
         query = request.query
-        path = self.s.store.signed_content(
+        path = self.s.store.files.signed_content(
             request.match_info["file_id"], query.get("expires", ""), query.get("signature", "")
         )
         return _bytes_of(path)
 
     async def get_file(self, request: web.Request) -> web.Response:
         return json_response(
-            self.s.store.get_file(api_key_of(request), request.match_info["file_id"])
+            self.s.store.files.answer(api_key_of(request), request.match_info["file_id"])
         )
 
     async def delete_file(self, request: web.Request) -> web.Response:
         return json_response(
-            self.s.store.delete_file(api_key_of(request), request.match_info["file_id"])
+            self.s.store.files.delete(api_key_of(request), request.match_info["file_id"])
         )

@@ -1,8 +1,10 @@
-"""The emulator's state: organisations (one per API key), their jobs and files.
+"""The emulator's state: organisations (one per API key) and their jobs.
 
-Every public method takes the store's lock, so the Python control handle may be used from
-another thread than the server's (the pytest fixture runs the server in a thread). Methods
-first apply the lifecycle steps that are due on the simulated clock, then answer.
+The lifecycle engine moves the jobs on; the store also holds the files (``_files``) and the
+model cards (``_models``). Every public method takes the store's lock (the files and the
+model cards take the same one), so the Python control handle may be used from another thread
+than the server's (the pytest fixture runs the server in a thread). Methods first apply the
+lifecycle steps that are due on the simulated clock, then answer.
 """
 
 from __future__ import annotations
@@ -13,9 +15,8 @@ import random
 import threading
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
@@ -23,31 +24,31 @@ import msgspec
 from mistral_jobs_async._exceptions import EmulatorError
 from mistral_jobs_async.emulator._clock import SimClock
 from mistral_jobs_async.emulator._errors import ApiError
-from mistral_jobs_async.emulator._files import (
-    FileFilter,
-    FileRecord,
-    FileStore,
-    count_tokens,
-    tokenizer_of,
-)
+from mistral_jobs_async.emulator._files import FileRecord, FileStore, data_tokens
 from mistral_jobs_async.emulator._lifecycle import (
     CHECKPOINT,
     Api,
     Job,
+    JobFilter,
     JobList,
     Outcome,
     Timings,
     plan_from,
 )
-from mistral_jobs_async.emulator._models import ModelCards, ModelUpdateIn
+from mistral_jobs_async.emulator._models import ModelCards
 from mistral_jobs_async.emulator._render import TOKENS_PER_STEP, render_job
+from mistral_jobs_async.emulator._rules import (
+    check_fine_tuning_job,
+    check_forge_job,
+    validation_error,
+)
 from mistral_jobs_async.emulator._schemas import (
     FineTuningJobIn,
     TrainingJobIn,
     encoder,
 )
 
-__all__ = ["JobFilter", "Store", "key_fingerprint"]
+__all__ = ["Store", "key_fingerprint"]
 
 
 def key_fingerprint(api_key: str) -> str:
@@ -55,93 +56,11 @@ def key_fingerprint(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()[:8]
 
 
-@dataclass(frozen=True)
-class JobFilter:
-    """The list filters of the real fine-tuning API (all optional, combined with AND)."""
-
-    model: str | None = None
-    status: str | None = None
-    created_after: float | None = None
-    created_before: float | None = None
-    suffix: str | None = None
-    wandb_project: str | None = None
-    wandb_name: str | None = None
-
-    def is_empty(self) -> bool:
-        """Whether no filter is set."""
-        return self == _NO_FILTER
-
-    def status_only(self) -> bool:
-        """Whether the status is the only filter set."""
-        return self.status is not None and replace(self, status=None) == _NO_FILTER
-
-    def matches(self, job: Job) -> bool:
-        """Whether ``job`` passes every filter set (``created_*`` bounds are inclusive)."""
-        if self.status is not None and job.status != self.status:
-            return False
-        # Compare what clients see: created_at in whole seconds.
-        if self.created_after is not None and int(job.created_at) < self.created_after:
-            return False
-        if self.created_before is not None and int(job.created_at) > self.created_before:
-            return False
-        request = job.request
-        if self.model is not None and getattr(request, "model", None) != self.model:
-            return False
-        if not isinstance(request, FineTuningJobIn):
-            return self.suffix is None and self.wandb_project is None and self.wandb_name is None
-        if self.suffix is not None and request.suffix != self.suffix:
-            return False
-        integrations = request.integrations or []
-        if self.wandb_project is not None and all(
-            i.project != self.wandb_project for i in integrations
-        ):
-            return False
-        return self.wandb_name is None or any(i.name == self.wandb_name for i in integrations)
-
-
-_NO_FILTER = JobFilter()
-
-
 @dataclass
 class _Org:
     jobs: dict[Api, JobList] = field(
         default_factory=lambda: {"fine_tuning": JobList(), "forge": JobList()}
     )
-
-
-def _check_job_options(request: FineTuningJobIn) -> None:
-    """The rules of a create's options that the service answers with a 400."""
-    if not request.training_files and not request.repositories:
-        raise ApiError(400, "training_files: at least one training file or repository is required")
-    classifier = request.job_type == "classifier"
-    if classifier and not request.classifier_targets:
-        raise ApiError(400, "classifier_targets: a classifier job needs at least one target")
-    if not classifier and request.classifier_targets:
-        raise ApiError(400, "classifier_targets: only a job_type 'classifier' job takes them")
-
-
-def _validation_error(request: FineTuningJobIn, files: list[FileRecord]) -> str | None:
-    """Why the job will fail validation (the first file that makes it fail), if it will."""
-    wanted = "classifier" if request.job_type == "classifier" else "instruct"
-    skip = request.invalid_sample_skip_percentage
-    for record in files:
-        error = record.validation_error(skip)
-        if error is not None:
-            return error
-        if record.sample_type != wanted:
-            return (
-                f"{record.filename}: holds {record.sample_type} samples, not the {wanted} "
-                f"samples a {request.job_type or 'completion'} job trains on"
-            )
-    return None
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 _S = TypeVar("_S", bound=msgspec.Struct)
@@ -168,8 +87,10 @@ class Store:
         self.forge_hold_unstarted = forge_hold_unstarted
         self.lock = threading.RLock()
         self._seed = seed
-        self.files = FileStore()
-        self.models = ModelCards(None if fine_tunable_models is None else dict(fine_tunable_models))
+        self.files = FileStore(self.lock, clock, self._new_id)
+        self.models = ModelCards(
+            self.lock, self.sync, None if fine_tunable_models is None else dict(fine_tunable_models)
+        )
         self._init()
 
     def _init(self) -> None:
@@ -270,7 +191,7 @@ class Store:
             self.sync()
             self._org(key)
             self.models.check_fine_tunable(request.model)
-            _check_job_options(request)
+            check_fine_tuning_job(request)
             files: list[FileRecord] = []
             for index, entry in enumerate(request.training_files):
                 files.append(self._file_ref(key, entry.file_id, f"training_files[{index}].file_id"))
@@ -283,34 +204,14 @@ class Store:
                 key,
                 request,
                 steps,
-                validation_error=_validation_error(request, files),
-                data_tokens=self._data_tokens(files[: len(request.training_files)], request.model),
+                validation_error=validation_error(request, files),
+                data_tokens=data_tokens(files[: len(request.training_files)], request.model),
             )
             return self._summary(job)
 
     def create_forge(self, key: str, request: TrainingJobIn) -> bytes:
         """Check the Forge rules the spec's descriptions state and store the new job."""
-        config = request.model_config
-        if request.job_type != "pre_training" and not config.base_model:
-            raise ApiError(400, f"model_config.base_model is required for {request.job_type}")
-        moe = config.architecture == "mixture_of_experts"
-        for name in ("num_experts", "active_experts"):
-            if getattr(config, name) is not None and not moe:
-                raise ApiError(
-                    400, f"model_config.{name} requires architecture 'mixture_of_experts'"
-                )
-        if config.active_experts is not None:
-            if config.num_experts is None:
-                raise ApiError(400, "model_config.active_experts requires num_experts")
-            if config.active_experts > config.num_experts:
-                raise ApiError(
-                    400,
-                    "model_config.active_experts "
-                    f"({config.active_experts}) cannot exceed num_experts ({config.num_experts})",
-                )
-        for index, dataset_id in enumerate(request.dataset_ids or []):
-            if not _is_uuid(dataset_id):
-                raise ApiError(400, f"dataset_ids[{index}]: {dataset_id!r} is not a UUID")
+        check_forge_job(request)
         hyper = request.hyperparameters
         steps = (hyper.training_steps if hyper else None) or self.timings.forge_steps
         with self.lock:
@@ -368,13 +269,14 @@ class Store:
         return job
 
     def list_jobs(
-        self, key: str, api: Api, page: int, page_size: int, where: JobFilter = _NO_FILTER
+        self, key: str, api: Api, page: int, page_size: int, where: JobFilter | None = None
     ) -> bytes:
         """One page of the organisation's jobs, newest first, with the total that match.
 
         Newest first keeps a sweep over the pages safe while jobs are created: a new job moves
         the others towards later pages, so a job can be seen twice but is never skipped.
         """
+        where = where or JobFilter()
         with self.lock:
             self.sync()
             listing = self._org(key).jobs[api]
@@ -442,104 +344,6 @@ class Store:
 
     def _detailed(self, job: Job) -> bytes:
         return encoder.encode(render_job(job, self.timings, detailed=True))
-
-    # --- files ---------------------------------------------------------------------------------
-
-    def add_file(self, key: str, *, expiry: int | None, **measured: Any) -> bytes:
-        """Keep the record of an uploaded file (its bytes already at ``content``)."""
-        with self.lock:
-            self.sync()
-            self._org(key)
-            now = int(self.clock.now())
-            expires_at = now + expiry * 3600 if expiry is not None else None
-            record = FileRecord(
-                id=self._new_id(), key=key, created_at=now, expires_at=expires_at, **measured
-            )
-            return self.files.add(record)
-
-    def list_files(self, key: str, page: int, page_size: int, where: FileFilter) -> bytes:
-        """One page of the organisation's files that match ``where``, newest first."""
-        with self.lock:
-            return self.files.page(key, page, page_size, where)
-
-    def file_content(self, key: str, file_id: str) -> Path:
-        """Where a file's bytes are (``GET /v1/files/{id}/content``)."""
-        with self.lock:
-            return self.files.get(key, file_id).content
-
-    def signed_url(self, key: str, file_id: str, expiry_hours: int, origin: str) -> bytes:
-        """``GET /v1/files/{id}/url``: a URL that serves the file without a key."""
-        with self.lock:
-            record = self.files.get(key, file_id)
-            expires = int(self.clock.now()) + expiry_hours * 3600
-            return encoder.encode({"url": origin + self.files.signed_path(record.id, expires)})
-
-    def signed_content(self, file_id: str, expires: str, signature: str) -> Path:
-        """Where the bytes a signed URL names are (a 403 if it is forged or expired)."""
-        with self.lock:
-            return self.files.by_signature(file_id, expires, signature, self.clock.now()).content
-
-    def get_file(self, key: str, file_id: str) -> bytes:
-        """One file object, with ``deleted: false``."""
-        with self.lock:
-            return encoder.encode(self.files.get(key, file_id).render(with_deleted=True))
-
-    def delete_file(self, key: str, file_id: str) -> bytes:
-        """Delete a file; jobs that used it keep running."""
-        with self.lock:
-            return self.files.delete(key, file_id)
-
-    def count_training_tokens(self, key: str, request: FineTuningJobIn) -> None:
-        """Count the tokens of a create request's training files for its model.
-
-        Once per file and tokenizer; slow, so called off the event loop, before
-        ``create_fine_tuning``.
-        """
-        tokenizer = tokenizer_of(request.model)
-        with self.lock:
-            found = (self.files.find(key, f.file_id) for f in request.training_files or [])
-            todo = [r for r in found if r is not None and tokenizer not in r.tokens]
-        for record in todo:  # outside the lock: the server answers meanwhile
-            counted = count_tokens(record, request.model)
-            with self.lock:
-                record.tokens[tokenizer] = counted
-
-    def _data_tokens(self, files: list[FileRecord], model: str) -> int:
-        """The training files' tokens: ``count_training_tokens``'s, else size / 4."""
-        tokenizer = tokenizer_of(model)
-        return sum(f.tokens.get(tokenizer, f.size // 4) for f in files)
-
-    # --- models --------------------------------------------------------------------------------
-
-    def list_models(self, key: str, *, provider: str | None, model: str | None) -> bytes:
-        """``GET /v1/models``."""
-        with self.lock:
-            self.sync()
-            return self.models.listing(key, provider=provider, model=model)
-
-    def get_model(self, key: str, model_id: str) -> bytes:
-        """``GET /v1/models/{id}``."""
-        with self.lock:
-            self.sync()
-            return self.models.get(key, model_id)
-
-    def update_model(self, key: str, model_id: str, change: ModelUpdateIn) -> bytes:
-        """``PATCH /v1/fine_tuning/models/{id}``."""
-        with self.lock:
-            self.sync()
-            return self.models.update(key, model_id, change)
-
-    def archive_model(self, key: str, model_id: str, *, archived: bool) -> bytes:
-        """``POST`` (archive) or ``DELETE`` (unarchive) ``/v1/fine_tuning/models/{id}/archive``."""
-        with self.lock:
-            self.sync()
-            return self.models.archive(key, model_id, archived=archived)
-
-    def delete_model(self, key: str, model_id: str) -> bytes:
-        """``DELETE /v1/models/{id}``."""
-        with self.lock:
-            self.sync()
-            return self.models.delete(key, model_id)
 
     # --- control -------------------------------------------------------------------------------
 
