@@ -2,14 +2,15 @@
 
 Modules:
 
-* ``_parser``: the argparse tree and the examples every ``--help`` shows.
+* ``_parser``: the argparse tree and the examples every ``--help`` shows (the ``files`` and
+  ``models`` families add their own parsers).
 * ``_output``: ``Output`` (results on stdout as lines, tables or JSON lines; warnings, notes
   and errors on stderr) and the helpers that turn models into rows.
 * ``_errors``: exit codes, the command line's own ``CliError``, and the one line (and code)
   each error is reported as.
-* ``_commands``: ``list``, ``get``, ``start``, ``cancel``, ``create``, ``wait`` (``--until``)
-  and ``files`` (``download`` too); the options that only go together are checked, and the
-  client built, there.
+* ``_commands``: ``list``, ``get``, ``start``, ``cancel``, ``create``, ``estimate``, ``wait``
+  (``--until``); the options that only go together are checked, and the client built, there.
+* ``_files``: ``files``: the family's parser; upload, list, get, download and delete.
 * ``_models``: ``models``: list, get, update, archive, unarchive and delete model cards.
 * ``_watch``: ``watch``: the board of watched jobs (by id, or ``--all`` of them), its three
   renderings (JSON lines, live table, plain lines) with the latest training loss, the

@@ -11,7 +11,6 @@ import argparse
 import difflib
 import os
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -24,13 +23,12 @@ from mistral_jobs_async._cli._errors import (
     EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_TIMEOUT,
-    EXIT_USAGE,
     NO_KEY,
     CliError,
 )
+from mistral_jobs_async._cli._files import run_files
 from mistral_jobs_async._cli._models import run_models
 from mistral_jobs_async._cli._output import (
-    FILE_COLUMNS,
     Output,
     cell,
     columns_of,
@@ -38,7 +36,6 @@ from mistral_jobs_async._cli._output import (
     record,
     resource,
     start_hint,
-    when,
 )
 from mistral_jobs_async._cli._watch import watch
 from mistral_jobs_async.models import FINE_TUNING_STATUSES, FORGE_STATUSES, JobBase
@@ -271,42 +268,6 @@ async def _wait(client: AsyncClient, args: argparse.Namespace, out: Output) -> i
     return EXIT_JOB_FAILED if any(row["status"] not in fine for row in rows) else EXIT_OK
 
 
-async def _files(client: AsyncClient, args: argparse.Namespace, out: Output) -> int:
-    if args.action == "upload":
-        rows = [record(await client.files.upload(path)) for path in args.paths]
-    elif args.action == "list":
-        page = await client.files.list(page=args.page, page_size=args.page_size)
-        rows = [record(f) for f in page.data]
-    elif args.action == "get":
-        rows = [record(await client.files.get(file_id)) for file_id in args.ids]
-    elif args.action == "download":
-        return await _download(client, args, out)
-    else:
-        rows = [record(await client.files.delete(file_id)) for file_id in args.ids]
-        out.table(rows, ("id", "deleted"))
-        return EXIT_OK
-    for row in rows:
-        row["created"] = when(row.get("created_at"))
-    out.table(rows, FILE_COLUMNS)
-    return EXIT_OK
-
-
-async def _download(client: AsyncClient, args: argparse.Namespace, out: Output) -> int:
-    """Stream a file's content to --output (default: its own name).
-
-    Never over a file that exists, unless --force.
-    """
-    target = args.output or Path((await client.files.get(args.file_id)).filename or "").name
-    if not target:
-        raise CliError("the file has no name: give --output PATH", code=EXIT_USAGE)
-    path = Path(target)
-    if await anyio.Path(path).exists() and not args.force:
-        raise CliError(f"{path} exists: give --force to overwrite it", code=EXIT_USAGE)
-    written = await client.files.download(args.file_id, path)
-    out.table([{"id": args.file_id, "path": str(path), "bytes": written}], ("id", "path", "bytes"))
-    return EXIT_OK
-
-
 _JOB_COMMANDS: dict[str, Callable[[AsyncClient, argparse.Namespace, Output], Awaitable[int]]] = {
     "list": _list,
     "get": _get,
@@ -333,7 +294,7 @@ async def run_api(args: argparse.Namespace, out: Output) -> int:
         allow_insecure_http=args.allow_insecure_http,
     ) as client:
         if args.command == "files":
-            return await _files(client, args, out)
+            return await run_files(client, args, out)
         if args.command == "models":
             return await run_models(client, args, out)
         return await _JOB_COMMANDS[args.action](client, args, out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mistral_jobs_async import __version__
+from mistral_jobs_async._cli._files import add_file_commands
 from mistral_jobs_async._cli._models import add_model_commands
 
 __all__ = ["build_parser"]
@@ -42,15 +43,6 @@ examples:
   mistral-jobs forge list --json
   mistral-jobs forge wait JOB_ID
   mistral-jobs forge watch --all                     # every Forge job, new ones too
-"""
-_FILES_EXAMPLES = """\
-examples:
-  mistral-jobs files validate train.jsonl --model open-mistral-7b   # no key needed
-  mistral-jobs files validate train.jsonl --fix clean.jsonl
-  mistral-jobs files upload train.jsonl
-  mistral-jobs files list
-  mistral-jobs files download FILE_ID -o copy.jsonl
-  mistral-jobs files delete FILE_ID
 """
 
 _PARKED = (
@@ -224,55 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_model_commands(commands)
 
-    files = commands.add_parser(
-        "files", help="training files", epilog=_FILES_EXAMPLES, formatter_class=raw
-    )
-    file_actions = files.add_subparsers(dest="action", metavar="ACTION", required=True)
-    upload = file_actions.add_parser(
-        "upload", help="upload JSONL files", epilog=_FILES_EXAMPLES, formatter_class=raw
-    )
-    upload.add_argument("paths", nargs="+", metavar="PATH")
-    file_list = file_actions.add_parser(
-        "list", help="list files", epilog=_FILES_EXAMPLES, formatter_class=raw
-    )
-    file_list.add_argument("--page", type=int, default=0)
-    file_list.add_argument("--page-size", type=int, default=100)
-    for name in ("get", "delete"):
-        sub = file_actions.add_parser(
-            name, help=f"{name} files", epilog=_FILES_EXAMPLES, formatter_class=raw
-        )
-        sub.add_argument("ids", nargs="+", metavar="FILE_ID")
-    download = file_actions.add_parser(
-        "download", help="download a file's content", epilog=_FILES_EXAMPLES, formatter_class=raw
-    )
-    download.add_argument("file_id", metavar="FILE_ID")
-    download.add_argument(
-        "-o", "--output", metavar="PATH", help="where to write it (default: the file's own name)"
-    )
-    download.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
-    check = file_actions.add_parser(
-        "validate",
-        help="check JSONL training files locally (no key needed); exit 1 if any has errors",
-        description="Check training files with the fine-tuning formats' rules (and, with the "
-        "data extra, Mistral's own validation and tokenizer): every problem with its line, "
-        "then token counts.",
-        epilog=_FILES_EXAMPLES,
-        formatter_class=raw,
-    )
-    check.add_argument("paths", nargs="+", metavar="PATH")
-    check.add_argument("--model", help="count tokens with this model's tokenizer")
-    check.add_argument("--fix", metavar="OUT", help="write the valid lines of PATH to OUT")
-    check.add_argument("--no-tokens", action="store_true", help="the rules only (faster)")
-    check.add_argument("--price-per-million", type=float, help="for a cost estimate")
-    check.add_argument("--epochs", type=float, default=1.0, help="for a cost estimate")
-    check.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        help="processes that tokenize (default: every core for a file of 8 MiB or more)",
-    )
-    for sub_parser in file_actions.choices.values():
-        sub_parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_file_commands(commands)
 
     emulator = commands.add_parser(
         "emulator",
