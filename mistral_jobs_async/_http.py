@@ -1,4 +1,4 @@
-"""Send one request: the one session, auth, deadlines, redirects, status to exception, decoding.
+"""Send one request: the one session, auth, deadlines, redirects, retries, decoding, downloads.
 
 This is the only module that imports aiohttp's client. It never puts the API key anywhere
 but the ``Authorization`` header: not in a message, a repr or a log line. What it guards
@@ -8,9 +8,8 @@ against, beyond the happy path:
   and decoding (uploads: each connect and each read, since the body may take long to send).
 * **Bounded answers.** A body may grow to ``max_response_bytes``, as sent and once unpacked
   (``_body.py``); past it, ``ResponseTooLargeError``, with memory flat.
-* **Redirects.** The API does not redirect. One that leaves the configured scheme, host and
-  port is refused with ``RedirectError`` naming the target, before anything is sent there; a
-  same-origin one is followed only where the request can be sent again as it was made.
+* **Redirects.** The API does not redirect: ``_redirects.py`` says which may be followed.
+* **Error answers** become the package's exceptions in ``_answers.py``.
 * **One loop.** aiohttp sessions belong to the event loop they were made in: using the
   client from another loop (a second ``asyncio.run``) is a ``ConfigurationError``.
 """
@@ -31,6 +30,7 @@ import anyio
 import msgspec
 
 from mistral_jobs_async import __version__
+from mistral_jobs_async._answers import error_answer
 from mistral_jobs_async._body import (
     ACCEPT_ENCODING,
     CHUNK,
@@ -52,12 +52,10 @@ from mistral_jobs_async._exceptions import (
     ResponseDecodeError,
     ResponseTooLargeError,
     TransportError,
-    status_error,
 )
 from mistral_jobs_async._redirects import origin, redirect_target, shown
-from mistral_jobs_async._retry import Recover, RetryPolicy, call_with_retries, parse_retry_after
+from mistral_jobs_async._retry import Recover, RetryPolicy, call_with_retries
 from mistral_jobs_async._uploads import BinaryStream, Upload
-from mistral_jobs_async.models._common import Error
 
 __all__ = ["BinaryStream", "HttpClient", "Upload"]
 
@@ -66,7 +64,6 @@ logger = logging.getLogger("mistral_jobs_async")
 
 _USER_AGENT = f"mistral-jobs-async/{__version__}"
 _REQUEST_ID_HEADERS = ("x-request-id", "mistral-correlation-id", "x-kong-request-id")
-_ERROR_BODY_SNIPPET = 300
 _MAX_REDIRECTS = 5
 
 
@@ -77,9 +74,6 @@ class _Secret(str):
 
     def __repr__(self) -> str:
         return "'<redacted>'"
-
-
-_error_decoder = msgspec.json.Decoder(Error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,9 +291,9 @@ class HttpClient:
         headers = answer.headers
         request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
         if answer.status >= 400:
-            raise self._status_error(
+            raise error_answer(
                 answer.status, answer.body, headers, request_id=request_id, method=sent.method,
-                url=sent.url,
+                url=sent.url, clock=self.retry.clock,
             )  # fmt: skip
         return finish(answer, request_id)
 
@@ -416,37 +410,3 @@ class HttpClient:
         if failure is not None:
             raise failure
         return _Answer(status, response_headers, body)
-
-    def _status_error(
-        self,
-        status: int,
-        body: bytes | bytearray,
-        headers: Mapping[str, str],
-        *,
-        request_id: str | None,
-        method: str,
-        url: str,
-    ) -> Exception:
-        message: str
-        type_: str | None = None
-        code: int | str | None = None
-        try:
-            parsed = _error_decoder.decode(body)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            text = bytes(body[:_ERROR_BODY_SNIPPET]).decode("utf-8", "replace").strip()
-            message = text or f"HTTP {status} with no body"
-        else:
-            found = parsed.message if parsed.message is not None else parsed.detail
-            message = found if isinstance(found, str) else msgspec.json.encode(found).decode()
-            type_, code = parsed.type, parsed.code
-        cls = status_error(status)
-        return cls(
-            message,
-            status_code=status,
-            type=type_,
-            code=code,
-            request_id=request_id,
-            retry_after=parse_retry_after(headers.get("Retry-After"), self.retry.clock),
-            method=method,
-            url=url,
-        )
