@@ -15,6 +15,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from mistral_jobs_async.emulator._landscape import losses
 from mistral_jobs_async.emulator._schemas import (
     CheckpointOut,
     EventOut,
@@ -79,8 +80,6 @@ class Job:
         "index",
         "key",
         "listing",
-        "loss_floor",
-        "loss_start",
         "modified_at",
         "outcome",
         "plan",
@@ -121,8 +120,10 @@ class Job:
         self.outcome: Outcome = outcome
         self.validation_error = validation_error
         self.fail_fraction = rng.uniform(0.1, 0.9)
-        self.loss_start = rng.uniform(1.6, 2.6)
-        self.loss_floor = rng.uniform(0.25, 0.7)
+        # Drawn to keep each job's sequence of draws (its durations) as it was; the losses
+        # come from the landscape (``_landscape``).
+        rng.uniform(1.6, 2.6)
+        rng.uniform(0.25, 0.7)
         self.data_tokens = data_tokens
         self.events: list[EventOut] = [
             EventOut(name="status-updated", created_at=int(created_at), data={"status": "QUEUED"})
@@ -155,12 +156,11 @@ class Job:
         self.summary_cache = None
 
     def add_checkpoint(self, index: int, at: float, timings: Timings) -> None:
-        """Append checkpoint ``index`` (1-based) with losses that fall as training goes on."""
+        """Append checkpoint ``index`` (1-based): losses from the hyperparameters' landscape."""
         fraction = index / timings.checkpoints
-        decay = math.exp(-3.0 * fraction)
-        train = self.loss_floor + (self.loss_start - self.loss_floor) * decay
-        valid = train * 1.04 + 0.02
-        accuracy = 0.5 + 0.45 * (1.0 - decay)
+        step = max(1, round(self.training_steps * fraction))
+        train, valid = losses(self.request, step, f"{self.id}:{index}")
+        accuracy = 0.5 + 0.45 * (1.0 - math.exp(-3.0 * fraction))
         self.checkpoints.append(
             CheckpointOut(
                 metrics=MetricsOut(
@@ -168,7 +168,7 @@ class Job:
                     valid_loss=round(valid, 6),
                     valid_mean_token_accuracy=round(accuracy, 6),
                 ),
-                step_number=max(1, round(self.training_steps * fraction)),
+                step_number=step,
                 created_at=int(at),
             )
         )
