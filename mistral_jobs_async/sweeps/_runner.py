@@ -102,10 +102,12 @@ class SweepRunner:
         service, and a later run on the same storage re-attaches them by id.
         """
         await self._reattach()
-        async with self._jobs.watcher(
-            list(self._running), config=self._watch, close_when_done=False
-        ) as watcher:
-            events = watcher.subscribe(progress=True)
+        async with (
+            self._jobs.watcher(
+                list(self._running), config=self._watch, close_when_done=False
+            ) as watcher,
+            watcher.subscribe(progress=True) as events,
+        ):
             await self._fill(watcher)
             if self._running:
                 async for event in events:

@@ -1,0 +1,228 @@
+"""Sweeps on the emulator: Optuna finds the landscape's good region, prunes hopeless jobs by
+cancelling them, resumes after an interruption without launching a job twice, and tells each
+kind of ending as the right trial state."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution, IntDistribution
+
+from mistral_jobs_async import AsyncClient
+from mistral_jobs_async.emulator import Emulator, Fault
+from mistral_jobs_async.emulator._landscape import FLOOR, START, valid_loss
+from mistral_jobs_async.sweeps import Sweep, SweepRunner, TrialUpdate, run_sweep
+from mistral_jobs_async.watcher import WatchConfig
+
+from .conftest import BAD_JSONL, GOOD_JSONL
+
+pytestmark = [pytest.mark.anyio, pytest.mark.mistral_emulator(speed=400.0, seed=3)]
+
+#: Fast cadence for a sped-up emulator; the request rate is the watcher's budget under test.
+WATCH = WatchConfig(fast_interval=0.05, base_interval=0.1, max_interval=0.5,
+                    requests_per_second=60, max_in_flight=8)  # fmt: skip
+SPACE = {
+    "learning_rate": FloatDistribution(1e-6, 1e-2, log=True),
+    "training_steps": IntDistribution(100, 500, step=100),
+}
+
+
+def _optimum() -> float:
+    """The landscape's best objective over SPACE: the best learning rate at 500 steps."""
+    return valid_loss(FLOOR + (START - FLOOR) * math.exp(-500 / 100))
+
+
+class CountingBudget:
+    """A client budget that counts what passes it (every attempt of every request)."""
+
+    def __init__(self) -> None:
+        self.acquired = 0
+        self.limited = 0
+
+    async def acquire(self) -> None:
+        self.acquired += 1
+
+    async def rate_limited(self, retry_after: float | None) -> None:
+        self.limited += 1
+
+
+async def _file(client: AsyncClient, content: bytes = GOOD_JSONL) -> str:
+    return (await client.files.upload(io.BytesIO(content), filename="train.jsonl")).id
+
+
+def _sweep(file_id: str, **more: Any) -> Sweep:
+    fields: dict[str, Any] = {
+        "base": {"model": "open-mistral-7b", "training_files": [file_id]},
+        "space": SPACE,
+        "trials": 24,
+        "parallel": 4,
+        "sampler": optuna.samplers.TPESampler(seed=7),
+        "pruner": optuna.pruners.MedianPruner(n_startup_trials=4),
+        **more,
+    }
+    return Sweep(**fields)
+
+
+#: The trials whose file fails validation in the endings test.
+BAD_TRIALS = (1, 4)
+
+
+def _creates(emu: Emulator) -> int:
+    return sum(1 for r in emu.requests if r.method == "POST" and r.path == "/v1/fine_tuning/jobs")
+
+
+async def test_a_sweep_finds_the_good_region_and_prunes_the_hopeless(emu: Emulator) -> None:
+    """24 trials, 4 at a time, over learning rate and steps: the best is within 0.15 of the
+    landscape's optimum; at least a third are pruned (their jobs cancelled); each trial made
+    one job and every request went through the client's budget, the polls within the
+    watcher's rate."""
+    budget = CountingBudget()
+    async with AsyncClient("key", base_url=emu.url, budget=budget) as client:
+        file_id = await _file(client)
+        started = time.monotonic()
+        result = await run_sweep(client, _sweep(file_id), watch=WATCH)
+        elapsed = time.monotonic() - started
+        jobs = [job async for job in client.fine_tuning.jobs.list()]
+    counts = result.counts()
+    assert sum(counts.values()) == 24
+    assert counts.get("pruned", 0) >= 8, counts
+    best = result.best
+    assert best is not None
+    assert best.value is not None
+    assert best.value <= _optimum() + 0.15, (best, _optimum())
+    assert result.steps_saved > 0
+    assert result.steps_saved < result.steps_planned
+    job_ids = [r.job_id for r in result.rows]
+    assert len(set(job_ids)) == 24
+    assert _creates(emu) == 24 == len(jobs)
+    pruned = {r.job_id for r in result.rows if r.state == "pruned"}
+    statuses = {job.id: job.status for job in jobs}
+    assert all(statuses[j] in ("CANCELLED", "CANCELLATION_REQUESTED", "SUCCESS") for j in pruned)
+    assert sum(statuses[j] != "SUCCESS" for j in pruned) >= len(pruned) // 2
+    assert budget.acquired == len(emu.requests)
+    polls = sum(1 for r in emu.requests if r.method == "GET" and "/jobs" in r.path)
+    assert polls <= WATCH.requests_per_second * (elapsed + 1)
+
+
+async def test_an_interrupted_sweep_resumes_without_a_second_job(
+    emu: Emulator, client: AsyncClient, tmp_path: Path
+) -> None:
+    """Cancelled halfway (Ctrl-C), then run again on the same SQLite storage: the study ends
+    with its 24 trials, the jobs left running are followed to their end, none made twice."""
+    storage = f"sqlite:///{tmp_path / 'sweep.db'}"
+    file_id = await _file(client)
+    seen: list[TrialUpdate] = []
+
+    with anyio.move_on_after(60) as scope:
+
+        def stop_halfway(update: TrialUpdate) -> None:
+            seen.append(update)
+            if sum(u.state != "running" for u in seen) >= 10:
+                scope.cancel()
+
+        await run_sweep(client, _sweep(file_id, storage=storage), watch=WATCH,
+                        on_update=stop_halfway)  # fmt: skip
+    assert scope.cancel_called
+    left_running = {u.job_id for u in seen if u.state == "running"} - {
+        u.job_id for u in seen if u.state != "running"
+    }
+    assert left_running
+    runner = SweepRunner(client, _sweep(file_id, storage=storage), watch=WATCH)
+    assert len(runner.study.trials) < 24
+    result = await runner.run()
+    assert sum(result.counts().values()) == 24
+    assert "running" not in result.counts()
+    job_ids = [r.job_id for r in result.rows]
+    assert len(set(job_ids)) == 24
+    assert _creates(emu) == 24
+    finished = {r.job_id for r in result.rows if r.state in ("complete", "pruned")}
+    assert left_running <= finished | {r.job_id for r in result.rows if r.state == "failed"}
+
+
+@pytest.mark.mistral_emulator(speed=400.0, seed=5)
+async def test_each_kind_of_ending_is_the_right_trial_state(
+    emu: Emulator, client: AsyncClient
+) -> None:
+    """A trial on a file that fails validation and a job cancelled by someone else end as
+    failed trials with the reason; a 429 storm on the polls only slows the sweep down."""
+    good, bad = await _file(client), await _file(client, BAD_JSONL)
+
+    calls: list[int] = []
+
+    def request(api: str, base: Any, params: Any) -> dict[str, Any]:
+        calls.append(len(calls))  # trials are asked one at a time: call n is trial n
+        files = [bad] if len(calls) - 1 in BAD_TRIALS else [good]
+        return {"model": "open-mistral-7b", "training_files": files,
+                "hyperparameters": dict(params)}  # fmt: skip
+
+    cancelled: list[str] = []
+    launched = anyio.Event()
+
+    def on_update(update: TrialUpdate) -> None:
+        if update.state == "running" and update.number == 2 and update.job_id:
+            cancelled.append(update.job_id)
+            launched.set()
+
+    sweep = _sweep(good, trials=8, parallel=4, request=request,
+                   pruner=optuna.pruners.NopPruner(),
+                   sampler=optuna.samplers.RandomSampler(seed=1))  # fmt: skip
+    emu.inject(Fault.http(429, method="GET", times=6, retry_after=0.2))
+    runner = SweepRunner(client, sweep, watch=WATCH, on_update=on_update)
+
+    async def cancel_one() -> None:
+        await launched.wait()
+        await client.fine_tuning.jobs.cancel(cancelled[0])
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(cancel_one)
+        result = await runner.run()
+        group.cancel_scope.cancel()  # if trial 2 never ran, the asserts below say so
+    rows = {r.number: r for r in result.rows}
+    assert rows[2].state == "failed"
+    assert rows[2].reason is not None
+    assert rows[2].reason.startswith("CANCELLED")
+    for row in (rows[n] for n in BAD_TRIALS):
+        assert row.state == "failed"
+        assert row.reason is not None
+        assert row.reason.startswith("FAILED_VALIDATION: train.jsonl: line 1")
+    assert sum(1 for r in emu.requests if r.status == 429) == 6
+    others = [r for r in result.rows if r.number not in (2, *BAD_TRIALS)]
+    assert {r.state for r in others} == {"complete"}
+    assert sum(result.counts().values()) == 8
+
+
+def test_results_and_plots(tmp_path: Path) -> None:
+    """A finished study's rows, best trial, steps saved and plots, without any service."""
+    from mistral_jobs_async.sweeps._result import result_of
+
+    study = optuna.create_study()
+    for number, (rate, value, state) in enumerate(
+        [(1e-4, 0.7, "complete"), (1e-2, None, "pruned"), (1e-5, 1.2, "complete")]
+    ):
+        trial = study.ask({"learning_rate": FloatDistribution(1e-6, 1e-2, log=True)})
+        assert trial.number == number
+        trial.set_user_attr("job_id", f"job-{number}")
+        trial.set_user_attr("planned_steps", 300)
+        for step in (30, 60):
+            trial.report(2.0 - step / 100 - (rate == 1e-4), step)
+        trial.set_user_attr("steps_run", 60 if state == "pruned" else 300)
+        if state == "pruned":
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(trial, value)
+    result = result_of(study)
+    assert result.best is not None
+    assert result.best.value == 0.7
+    assert (result.steps_planned, result.steps_saved) == (900, 240)
+    assert json.loads(json.dumps(result.rows[0].record()))["job_id"] == "job-0"
+    written = result.save_plots(tmp_path / "plots")
+    assert [p.name for p in written] == ["objective.png", "loss_curves.png"]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in written)
