@@ -103,7 +103,7 @@ async def test_a_sweep_finds_the_good_region_and_prunes_the_hopeless(emu: Emulat
     job_ids = [r.job_id for r in result.rows]
     assert len(set(job_ids)) == 24
     assert _creates(emu) == 24 == len(jobs)
-    pruned = {r.job_id for r in result.rows if r.state == "pruned"}
+    pruned = {r.job_id or "" for r in result.rows if r.state == "pruned"}
     statuses = {job.id: job.status for job in jobs}
     assert all(statuses[j] in ("CANCELLED", "CANCELLATION_REQUESTED", "SUCCESS") for j in pruned)
     assert sum(statuses[j] != "SUCCESS" for j in pruned) >= len(pruned) // 2
