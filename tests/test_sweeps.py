@@ -226,3 +226,54 @@ def test_results_and_plots(tmp_path: Path) -> None:
     written = result.save_plots(tmp_path / "plots")
     assert [p.name for p in written] == ["objective.png", "loss_curves.png"]
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in written)
+
+
+CONFIG = """
+trials = 6
+parallel = 3
+seed = 3
+[base]
+model = "open-mistral-7b"
+training_files = ["{file_id}"]
+[space]
+learning_rate = {{ type = "float", low = 1e-6, high = 1e-2, log = true }}
+training_steps = {{ type = "int", low = 100, high = 300, step = 100 }}
+[pruner]
+type = "median"
+n_startup_trials = 2
+"""
+
+
+def test_cli_sweep_runs_a_config_and_resumes_it(
+    mistral_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mistral-jobs sweep CONFIG.toml: a JSON line per trial update, a row per trial, a
+    summary; plots on request; run again, the finished study launches nothing more. A config
+    with a typo is exit 2 naming it."""
+    from .test_cli_watch import KEY, cli
+
+    monkeypatch.setenv("MISTRAL_API_KEY", KEY)
+    emu = mistral_emulator
+    source = tmp_path / "train.jsonl"
+    source.write_bytes(GOOD_JSONL)
+    file_id = cli(emu, "files", "upload", str(source), "--json").json_lines()[0]["id"]
+    config = tmp_path / "lr.toml"
+    config.write_text(CONFIG.format(file_id=file_id), encoding="utf-8")
+    done = cli(emu, "sweep", str(config), "--json", "--plots", str(tmp_path / "plots"))
+    assert done.code == 0, done.err
+    records = done.json_lines()
+    rows = [r for r in records if r["event"] == "row"]
+    (summary,) = [r for r in records if r["event"] == "summary"]
+    assert len(rows) == 6
+    assert {"learning_rate", "training_steps", "objective", "job_id"} <= set(rows[0])
+    assert summary["best"]["objective"] == min(r["objective"] for r in rows if r["objective"])
+    assert (tmp_path / "lr.db").exists()
+    assert (tmp_path / "plots" / "loss_curves.png").exists()
+    again = cli(emu, "sweep", str(config))
+    assert again.code == 0, again.err
+    assert "best: trial" in again.out
+    assert _creates(emu) == 6
+    config.write_text("trails = 3\n" + CONFIG.format(file_id=file_id), encoding="utf-8")
+    typo = cli(emu, "sweep", str(config))
+    assert typo.code == 2
+    assert "unknown key(s) trails" in typo.err

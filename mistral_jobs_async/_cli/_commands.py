@@ -37,6 +37,7 @@ from mistral_jobs_async._cli._output import (
     resource,
     start_hint,
 )
+from mistral_jobs_async._cli._sweep import run_sweep_command
 from mistral_jobs_async._cli._watch import watch
 from mistral_jobs_async.models import FINE_TUNING_STATUSES, FORGE_STATUSES, JobBase
 from mistral_jobs_async.watcher import JobVanished, Transition
@@ -297,4 +298,6 @@ async def run_api(args: argparse.Namespace, out: Output) -> int:
             return await run_files(client, args, out)
         if args.command == "models":
             return await run_models(client, args, out)
+        if args.command == "sweep":
+            return await run_sweep_command(client, args, out)
         return await _JOB_COMMANDS[args.action](client, args, out)

@@ -7,6 +7,7 @@ import argparse
 from mistral_jobs_async import __version__
 from mistral_jobs_async._cli._files import add_file_commands
 from mistral_jobs_async._cli._models import add_model_commands
+from mistral_jobs_async._cli._sweep import add_sweep_command
 
 __all__ = ["build_parser"]
 
@@ -217,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_commands(commands)
 
     add_file_commands(commands)
+    add_sweep_command(commands)
 
     emulator = commands.add_parser(
         "emulator",
