@@ -65,7 +65,7 @@ def _sweep(file_id: str, **more: Any) -> Sweep:
         "trials": 24,
         "parallel": 4,
         "sampler": optuna.samplers.TPESampler(seed=7),
-        "pruner": optuna.pruners.MedianPruner(n_startup_trials=4),
+        "pruner": optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=30),
         **more,
     }
     return Sweep(**fields)

@@ -96,11 +96,9 @@ class SweepResult:
         folder.mkdir(parents=True, exist_ok=True)
         drawn = (("objective.png", plots.plot_slice),
                  ("loss_curves.png", plots.plot_intermediate_values))  # fmt: skip
-        # Optuna marks its matplotlib plots experimental and matplotlib warns about the slice
-        # plot's colour bar in tight_layout: neither is the caller's to act on.
+        # Optuna marks its matplotlib plots experimental: not the caller's to act on.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            warnings.simplefilter("ignore", UserWarning)
             return [self._plot(folder, name, draw) for name, draw in drawn]
 
     def _plot(self, folder: Path, name: str, draw: Any) -> Path:
@@ -111,9 +109,8 @@ class SweepResult:
         axes = draw(self.study)
         figure = (axes.flat[0] if hasattr(axes, "flat") else axes).get_figure()
         assert isinstance(figure, Figure)
-        figure.set_size_inches(10, 5)
-        figure.tight_layout()
-        figure.savefig(folder / name, dpi=100)
+        figure.set_size_inches(max(10.0, figure.get_figwidth()), 5)
+        figure.savefig(folder / name, dpi=100, bbox_inches="tight")
         plt.close(figure)
         return folder / name
 
