@@ -77,12 +77,13 @@ class LiveView:
 class WatchView:
     """``watch`` on a terminal: one row per job (id, status, since, loss, note), live.
 
-    The loss is the latest checkpoint's (``step 40: 1.234``), ``-`` before any.
+    The loss is the latest checkpoint's (``step 40: 1.234``), ``-`` before any. ``sweep``
+    draws its trials with it too, with its own ``columns``.
     """
 
     COLUMNS = ("job", "status", "since (UTC)", "loss", "note")
 
-    def __init__(self, console: Console, title: str) -> None:
+    def __init__(self, console: Console, title: str, columns: Sequence[str] = COLUMNS) -> None:
         # No redirection of sys.stdout/stderr: the command's streams are injected, and a view
         # must not change process-wide state (tests run it in a thread).
         self._live = Live(
@@ -93,6 +94,7 @@ class WatchView:
             redirect_stderr=False,
         )
         self._title = title
+        self._columns = tuple(columns)
 
     def __enter__(self) -> WatchView:
         self._live.__enter__()
@@ -104,7 +106,7 @@ class WatchView:
     def show(self, rows: Sequence[Sequence[str]], footer: str) -> None:
         """Redraw with these rows (one string per column) and a line under the table."""
         table = Table(expand=False, title=self._title)
-        for column in self.COLUMNS:
+        for column in self._columns:
             table.add_column(column)
         for row in rows:
             # Text, not markup: an unknown status or an error message may hold brackets.

@@ -277,3 +277,28 @@ def test_cli_sweep_runs_a_config_and_resumes_it(
     typo = cli(emu, "sweep", str(config))
     assert typo.code == 2
     assert "unknown key(s) trails" in typo.err
+
+
+def test_cli_sweep_draws_a_live_table_on_a_terminal(
+    mistral_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a terminal the sweep is a live table of its trials (state, values, step, loss),
+    then the same summary as in a pipe."""
+    from .test_cli_watch import KEY, FakeTTY, cli
+
+    monkeypatch.setenv("MISTRAL_API_KEY", KEY)
+    emu = mistral_emulator
+    source = tmp_path / "train.jsonl"
+    source.write_bytes(GOOD_JSONL)
+    file_id = cli(emu, "files", "upload", str(source), "--json").json_lines()[0]["id"]
+    config = tmp_path / "live.toml"
+    config.write_text(CONFIG.format(file_id=file_id).replace("trials = 6", "trials = 3"),
+                      encoding="utf-8")  # fmt: skip
+    terminal = FakeTTY()
+    done = cli(emu, "sweep", str(config), stdout=terminal)
+    assert done.code == 0, done.err
+    text = done.out
+    for column in ("trial", "state", "learning_rate", "training_steps", "step", "loss"):
+        assert column in text
+    assert "3/3 trials ended" in text
+    assert "best: trial" in text

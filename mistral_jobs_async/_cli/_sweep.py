@@ -63,19 +63,68 @@ async def run_sweep_command(client: AsyncClient, args: argparse.Namespace, out: 
             "sweep needs Optuna: pip install 'mistral-jobs-async[sweep]'", code=EXIT_USAGE
         ) from None
     sweep = load_sweep(args.config, storage=args.storage)
+    console = out.console()
+    if console is None:
 
-    def show(update: TrialUpdate) -> None:
-        if out.json:
-            out.emit({"event": "trial", **_update_record(update)})
-        else:
-            out.line(_update_line(update))
+        def show(update: TrialUpdate) -> None:
+            if out.json:
+                out.emit({"event": "trial", **_update_record(update)})
+            elif update.state != "reported":
+                out.line(_update_line(update))
 
-    result = await run_sweep(client, sweep, on_update=show)
+        result = await run_sweep(client, sweep, on_update=show)
+    else:
+        from mistral_jobs_async._live import WatchView  # noqa: PLC0415 (rich: the cli extra)
+
+        board = _Board(list(sweep.space))
+        columns = ("trial", "state", *sweep.space, "step", "loss", "job")
+        with WatchView(console, f"sweep {sweep.study_name}", columns) as view:
+
+            def draw(update: TrialUpdate) -> None:
+                board.apply(update)
+                view.show(board.rows(), board.footer(sweep.trials))
+
+            result = await run_sweep(client, sweep, on_update=draw)
     _summary(result, out)
     if args.plots:
         written = result.save_plots(args.plots)
         out.note("plots: " + ", ".join(str(p) for p in written))
     return EXIT_OK if result.best is not None else EXIT_JOB_FAILED
+
+
+class _Board:
+    """The live view's rows: each trial's latest state, values, step and loss."""
+
+    def __init__(self, names: list[str]) -> None:
+        self._names = names
+        self._trials: dict[int, TrialUpdate] = {}
+        self._last: dict[int, tuple[int | None, float | None]] = {}
+
+    def apply(self, update: TrialUpdate) -> None:
+        self._trials[update.number] = update
+        if update.step is not None or update.value is not None:
+            self._last[update.number] = (update.step, update.value)
+
+    def rows(self) -> list[list[str]]:
+        rows = []
+        for number, update in sorted(self._trials.items()):
+            step, value = self._last.get(number, (None, None))
+            state = "running" if update.state == "reported" else update.state
+            values = [_number(update.params.get(name)) for name in self._names]
+            rows.append([str(number), state, *values, str(step or "-"), _number(value),
+                         update.reason or update.job_id or ""])  # fmt: skip
+        return rows
+
+    def footer(self, planned: int) -> str:
+        states = [u.state for u in self._trials.values()]
+        ended = sum(1 for s in states if s in ("complete", "pruned", "failed"))
+        return f"{ended}/{planned} trials ended, {states.count('pruned')} pruned"
+
+
+def _number(value: object) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _update_record(update: TrialUpdate) -> dict[str, Any]:

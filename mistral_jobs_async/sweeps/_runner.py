@@ -46,7 +46,10 @@ _FATAL = (AuthenticationError, PermissionDeniedError)
 
 @dataclass(frozen=True)
 class TrialUpdate:
-    """What happened to a trial: ``state`` is running, complete, pruned or failed."""
+    """What happened to a trial: running, reported, complete, pruned or failed.
+
+    ``reported`` is a checkpoint the trial went on from (its ``step`` and ``value``).
+    """
 
     number: int
     state: str
@@ -196,6 +199,7 @@ class SweepRunner:
         running.last_step = event.step
         trial.set_user_attr("steps_run", event.step)
         if not trial.should_prune():
+            self._tell(trial, "reported", job_id=event.job_id, value=value, step=event.step)
             return
         del self._running[event.job_id]
         watcher.remove([event.job_id])
