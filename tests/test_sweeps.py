@@ -302,3 +302,31 @@ def test_cli_sweep_draws_a_live_table_on_a_terminal(
         assert column in text
     assert "3/3 trials ended" in text
     assert "best: trial" in text
+
+
+async def test_a_forge_sweep_searches_batch_size_too(emu: Emulator, client: AsyncClient) -> None:
+    """Forge trials: learning rate and batch size go into the Forge hyperparameters; the
+    jobs' output models are recorded; the best batch size found is the landscape's."""
+    sweep = Sweep(
+        api="forge",
+        base={"job_type": "supervised_fine_tuning",
+              "model_config": {"base_model": "mistral-small-latest"},
+              "hyperparameters": {"training_steps": 300}},
+        space={"batch_size": optuna.distributions.CategoricalDistribution([8, 32, 128]),
+               "learning_rate": FloatDistribution(1e-4, 1e-3, log=True)},
+        trials=8, parallel=4, sampler=optuna.samplers.TPESampler(seed=2),
+        pruner=optuna.pruners.NopPruner(),
+    )  # fmt: skip
+    result = await run_sweep(client, sweep, watch=WATCH)
+    assert result.counts() == {"complete": 8}
+    assert all(r.model and r.model.startswith("forge:") for r in result.rows)
+    assert all(r.planned_steps == 300 for r in result.rows)
+    best = result.best
+    assert best is not None
+    assert best.params["batch_size"] == 32
+    forge_jobs = [job async for job in client.forge.jobs.list()]
+    assert {job.hyperparameters.batch_size for job in forge_jobs if job.hyperparameters} <= {
+        8,
+        32,
+        128,
+    }
