@@ -244,19 +244,28 @@ n_startup_trials = 2
 """
 
 
+@pytest.fixture
+def cli_file(mistral_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A training file uploaded through the CLI (whose key the environment holds)."""
+    from .test_cli_watch import KEY, cli
+
+    monkeypatch.setenv("MISTRAL_API_KEY", KEY)
+    source = tmp_path / "train.jsonl"
+    source.write_bytes(GOOD_JSONL)
+    uploaded = cli(mistral_emulator, "files", "upload", str(source), "--json")
+    file_id: str = uploaded.json_lines()[0]["id"]
+    return file_id
+
+
 def test_cli_sweep_runs_a_config_and_resumes_it(
-    mistral_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    mistral_emulator: Emulator, tmp_path: Path, cli_file: str
 ) -> None:
     """mistral-jobs sweep CONFIG.toml: a JSON line per trial update, a row per trial, a
     summary; plots on request; run again, the finished study launches nothing more. A config
     with a typo is exit 2 naming it."""
-    from .test_cli_watch import KEY, cli
+    from .test_cli_watch import cli
 
-    monkeypatch.setenv("MISTRAL_API_KEY", KEY)
-    emu = mistral_emulator
-    source = tmp_path / "train.jsonl"
-    source.write_bytes(GOOD_JSONL)
-    file_id = cli(emu, "files", "upload", str(source), "--json").json_lines()[0]["id"]
+    emu, file_id = mistral_emulator, cli_file
     config = tmp_path / "lr.toml"
     config.write_text(CONFIG.format(file_id=file_id), encoding="utf-8")
     done = cli(emu, "sweep", str(config), "--json", "--plots", str(tmp_path / "plots"))
@@ -280,22 +289,16 @@ def test_cli_sweep_runs_a_config_and_resumes_it(
 
 
 def test_cli_sweep_draws_a_live_table_on_a_terminal(
-    mistral_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    mistral_emulator: Emulator, tmp_path: Path, cli_file: str
 ) -> None:
     """On a terminal the sweep is a live table of its trials (state, values, step, loss),
     then the same summary as in a pipe."""
-    from .test_cli_watch import KEY, FakeTTY, cli
+    from .test_cli_watch import FakeTTY, cli
 
-    monkeypatch.setenv("MISTRAL_API_KEY", KEY)
-    emu = mistral_emulator
-    source = tmp_path / "train.jsonl"
-    source.write_bytes(GOOD_JSONL)
-    file_id = cli(emu, "files", "upload", str(source), "--json").json_lines()[0]["id"]
     config = tmp_path / "live.toml"
-    config.write_text(CONFIG.format(file_id=file_id).replace("trials = 6", "trials = 3"),
+    config.write_text(CONFIG.format(file_id=cli_file).replace("trials = 6", "trials = 3"),
                       encoding="utf-8")  # fmt: skip
-    terminal = FakeTTY()
-    done = cli(emu, "sweep", str(config), stdout=terminal)
+    done = cli(mistral_emulator, "sweep", str(config), stdout=FakeTTY())
     assert done.code == 0, done.err
     text = done.out
     for column in ("trial", "state", "learning_rate", "training_steps", "step", "loss"):
