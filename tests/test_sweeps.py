@@ -71,6 +71,8 @@ def _sweep(file_id: str, **more: Any) -> Sweep:
     return Sweep(**fields)
 
 
+#: The updates that end a trial.
+ENDINGS = ("complete", "pruned", "failed")
 #: The trials whose file fails validation in the endings test.
 BAD_TRIALS = (1, 4)
 
@@ -125,14 +127,14 @@ async def test_an_interrupted_sweep_resumes_without_a_second_job(
 
         def stop_halfway(update: TrialUpdate) -> None:
             seen.append(update)
-            if sum(u.state != "running" for u in seen) >= 10:
+            if sum(u.state in ENDINGS for u in seen) >= 10:
                 scope.cancel()
 
         await run_sweep(client, _sweep(file_id, storage=storage), watch=WATCH,
                         on_update=stop_halfway)  # fmt: skip
     assert scope.cancel_called
     left_running = {u.job_id for u in seen if u.state == "running"} - {
-        u.job_id for u in seen if u.state != "running"
+        u.job_id for u in seen if u.state in ENDINGS
     }
     assert left_running
     runner = SweepRunner(client, _sweep(file_id, storage=storage), watch=WATCH)
