@@ -85,7 +85,8 @@ def main(
             return demo(args, out)
         return asyncio.run(run_api(args, out))
     except KeyboardInterrupt:
-        errors.write(f"\nmistral-jobs: interrupted: {_REMOTE_KEEPS_RUNNING}\n")
+        again = " (run the same sweep again to continue it)" if args.command == "sweep" else ""
+        errors.write(f"\nmistral-jobs: interrupted: {_REMOTE_KEEPS_RUNNING}{again}\n")
         errors.flush()
         return EXIT_INTERRUPTED
     except (MistralJobsError, CliError) as error:

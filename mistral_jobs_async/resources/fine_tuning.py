@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -13,6 +14,7 @@ import msgspec
 
 from mistral_jobs_async._exceptions import (
     InvalidRequestError,
+    MistralJobsError,
     ResponseDecodeError,
     WaitTimeoutError,
 )
@@ -45,6 +47,8 @@ from mistral_jobs_async.resources.models import Models
 from mistral_jobs_async.watcher import Clock, WatchConfig, WatchSession
 
 __all__ = ["FineTuning", "FineTuningJobs"]
+
+logger = logging.getLogger("mistral_jobs_async")
 
 _PATH = "/v1/fine_tuning/jobs"
 _job = msgspec.json.Decoder(FineTuningJob)
@@ -291,9 +295,12 @@ class FineTuningJobs(JobsResource[FineTuningJob]):
                 job.id, until="VALIDATED", timeout=timeout, config=config, clock=clock
             )
         except (WaitTimeoutError, asyncio.CancelledError):
-            if cancel:  # what was asked for: leave nothing behind
-                with anyio.CancelScope(shield=True):
-                    await self.cancel(job.id)
+            if cancel:  # what was asked for: leave nothing behind, within a bound
+                with anyio.CancelScope(shield=True), anyio.move_on_after(self._http.timeout):
+                    try:
+                        await self.cancel(job.id)
+                    except MistralJobsError as exc:  # the first error is the one to raise
+                        logger.warning("estimate: job %s could not be cancelled: %s", job.id, exc)
             raise
         metadata = validated.metadata or JobMetadata()
         if cancel:
