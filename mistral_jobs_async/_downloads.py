@@ -1,14 +1,17 @@
 """Where a download's bytes go: a path (complete or absent) or a binary stream.
 
-A path is written as ``<name>.part`` beside it and renamed when the whole body has come, so a
-failed or cut download never leaves a half file under the name asked for. A stream is
-written as it comes; it is rewound for a retry when it can seek, and sent to once otherwise.
-File writes run in a worker thread: a slow disk does not hold the event loop.
+A path is written to ``<name>.<random>.part`` beside it and renamed when the whole body has
+come, so a failed or cut download never leaves a half file under the name asked for, and two
+downloads to one path do not write into each other. A stream is written as it comes, as
+given (its writes are the caller's to make fast); it is rewound for a retry when it can
+seek, and sent to once otherwise. A path's writes run in a worker thread: a slow disk does
+not hold the event loop.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,7 +30,7 @@ class Download:
         self._start: int | None = None
         if isinstance(dest, (str, os.PathLike)):
             self._path = Path(dest)
-            self._part = self._path.with_name(self._path.name + ".part")
+            self._part = self._path.with_name(f"{self._path.name}.{uuid.uuid4().hex[:8]}.part")
         else:
             self._stream = dest
             if getattr(dest, "seekable", bool)():

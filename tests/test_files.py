@@ -120,3 +120,15 @@ async def test_the_list_filters(client: AsyncClient) -> None:
     assert await ids(source="upload", search="eval") == [other.id]
     with pytest.raises(InvalidRequestError, match="sample_type"):
         await ids(sample_type=[1])
+
+
+async def test_download_to_a_write_only_file(client: AsyncClient, tmp_path: Path) -> None:
+    """A file opened "wb" (it cannot read) is a good destination; one opened "w" is not."""
+    uploaded = await client.files.upload(io.BytesIO(GOOD_JSONL), filename="t.jsonl")
+    target = tmp_path / "out.jsonl"
+    with target.open("wb") as sink:
+        assert await client.files.download(uploaded.id, sink) == len(GOOD_JSONL)
+    assert target.read_bytes() == GOOD_JSONL
+    text = (tmp_path / "text.jsonl").open("w")
+    with text, pytest.raises(InvalidRequestError, match="binary stream"):
+        await client.files.download(uploaded.id, text)  # type: ignore[arg-type]

@@ -40,6 +40,17 @@ def _is_text(file: object) -> bool:
     return callable(read) and isinstance(read(0), str)
 
 
+def _binary_writer(stream: object) -> bool:
+    """Whether ``stream`` takes bytes: it writes, and is not a text stream.
+
+    Checked without reading or writing: a write-only file and ``sys.stdout.buffer`` qualify.
+    """
+    if not callable(getattr(stream, "write", None)) or isinstance(stream, io.TextIOBase):
+        return False
+    mode = getattr(stream, "mode", "b")
+    return not isinstance(mode, str) or "b" in mode or mode == ""
+
+
 class Files:
     """Files of the client's organisation (``purpose=fine-tune``)."""
 
@@ -138,13 +149,12 @@ class Files:
     async def download(self, file_id: str, dest: str | os.PathLike[str] | IO[bytes]) -> int:
         """Write a file's content to ``dest`` (a path or a binary stream); the bytes written.
 
-        The content is streamed, never read whole. A path is written as ``<name>.part`` and
-        renamed once complete, so a failed download leaves nothing under ``dest``; a retry
-        starts over (a stream is rewound, or, if it cannot seek, not retried).
+        The content is streamed, never read whole. A path is written to a temporary file
+        beside it and renamed once complete, so a failed download leaves nothing under
+        ``dest`` (and two downloads to one path do not mix); a retry starts over (a stream is
+        rewound, or, if it cannot seek, not retried).
         """
-        if not isinstance(dest, (str, os.PathLike)) and (
-            _is_text(dest) if hasattr(dest, "read") else not hasattr(dest, "write")
-        ):
+        if not isinstance(dest, (str, os.PathLike)) and not _binary_writer(dest):
             raise InvalidRequestError("dest", "must be a path or a binary stream open for writing")
         path = item_path(_PATH, "file_id", file_id) + "/content"
         sink = Download(dest)
