@@ -335,3 +335,36 @@ async def test_a_forge_sweep_searches_batch_size_too(emu: Emulator, client: Asyn
         32,
         128,
     }
+
+
+def test_a_sweep_is_checked_before_it_spends_anything(tmp_path: Path) -> None:
+    """A searched name that is no parameter, an unknown direction, a storage that cannot be
+    opened: ConfigurationError before any job. Its repr shows no secret, and a Hyperparameters
+    struct in the base is merged like a mapping."""
+    from mistral_jobs_async import ConfigurationError
+    from mistral_jobs_async.models import Hyperparameters
+    from mistral_jobs_async.sweeps import default_request
+    from mistral_jobs_async.sweeps._result import TrialRow
+
+    lr = {"learning_rate": FloatDistribution(1e-5, 1e-3, log=True)}
+    base = {"model": "m", "training_files": ["f"],
+            "integrations": [{"project": "p", "api_key": "wandb-secret-key"}]}  # fmt: skip
+    with pytest.raises(ConfigurationError, match="batch_size is neither a fine_tuning"):
+        Sweep(base=base, space={"batch_size": IntDistribution(8, 64)})
+    with pytest.raises(ConfigurationError, match="direction"):
+        Sweep(base=base, space=lr, direction="up")  # type: ignore[arg-type]
+    sweep = Sweep(base=base, space=lr, storage="postgresql://user:db-password@127.0.0.1:1/x")
+    assert "wandb-secret-key" not in repr(sweep)
+    assert "db-password" not in repr(sweep)
+    with pytest.raises(ConfigurationError, match="storage cannot be opened") as caught:
+        SweepRunner(AsyncClient("k", base_url="http://127.0.0.1:9"), sweep)
+    assert "db-password" not in str(caught.value)
+    merged = default_request(
+        "fine_tuning", {"hyperparameters": Hyperparameters(training_steps=100)},
+        {"learning_rate": 1e-4, "suffix": "s"},
+    )  # fmt: skip
+    assert merged == {"hyperparameters": {"training_steps": 100, "learning_rate": 1e-4},
+                      "suffix": "s"}  # fmt: skip
+    row = TrialRow(0, "complete", {"model": "a"}, 1.0, 10, 10, "j", "ft:a", None)
+    assert row.record()["params.model"] == "a"
+    assert row.record()["model"] == "ft:a"

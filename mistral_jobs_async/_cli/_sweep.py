@@ -56,8 +56,7 @@ def add_sweep_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
 async def run_sweep_command(client: AsyncClient, args: argparse.Namespace, out: Output) -> int:
     """Run the sweep; exit 1 if no trial completed."""
     try:
-        from mistral_jobs_async.sweeps import run_sweep  # noqa: PLC0415 (the sweep extra)
-        from mistral_jobs_async.sweeps._toml import load_sweep  # noqa: PLC0415
+        from mistral_jobs_async.sweeps import load_sweep, run_sweep  # noqa: PLC0415 (extra)
     except ModuleNotFoundError:
         raise CliError(
             "sweep needs Optuna: pip install 'mistral-jobs-async[sweep]'", code=EXIT_USAGE

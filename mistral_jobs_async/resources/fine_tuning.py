@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -14,9 +13,9 @@ import msgspec
 
 from mistral_jobs_async._exceptions import (
     InvalidRequestError,
+    JobEndedError,
     MistralJobsError,
     ResponseDecodeError,
-    WaitTimeoutError,
 )
 from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._pagination import AsyncPager, fetch_page, list_pages
@@ -285,7 +284,8 @@ class FineTuningJobs(JobsResource[FineTuningJob]):
         (cost, currency, tokens, expected duration) with the job. The job then waits for
         :meth:`start`, or is cancelled with ``cancel=True``. A job that fails validation
         raises ``JobEndedError`` (with the job and its reason in the events); ``timeout``
-        raises ``WaitTimeoutError`` and, with ``cancel=True``, cancels the job first.
+        raises ``WaitTimeoutError``. With ``cancel=True`` the job is cancelled whatever stops
+        the wait (a timeout, an error, the caller's cancellation), unless it ended itself.
         """
         if "auto_start" in create:
             raise InvalidRequestError("auto_start", "an estimate creates the job parked")
@@ -294,12 +294,14 @@ class FineTuningJobs(JobsResource[FineTuningJob]):
             validated = await self.wait(
                 job.id, until="VALIDATED", timeout=timeout, config=config, clock=clock
             )
-        except (WaitTimeoutError, asyncio.CancelledError):
-            if cancel:  # what was asked for: leave nothing behind, within a bound
+        except BaseException as stopped:
+            # What was asked for: leave nothing behind (a job that ended needs no cancel),
+            # within a bound, and raise what stopped the wait, not a failed cancel.
+            if cancel and not isinstance(stopped, JobEndedError):
                 with anyio.CancelScope(shield=True), anyio.move_on_after(self._http.timeout):
                     try:
                         await self.cancel(job.id)
-                    except MistralJobsError as exc:  # the first error is the one to raise
+                    except MistralJobsError as exc:
                         logger.warning("estimate: job %s could not be cancelled: %s", job.id, exc)
             raise
         metadata = validated.metadata or JobMetadata()

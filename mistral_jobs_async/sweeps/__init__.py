@@ -7,7 +7,8 @@ on. With a ``storage`` the sweep is resumable: a run interrupted (Ctrl-C, a cras
 continued by the next, its running jobs re-attached by id, none launched twice.
 
 Modules: ``_config`` (``Sweep``: the space, the base job, the defaults), ``_runner`` (the
-loop), ``_result`` (rows, best trial, steps saved, plots).
+loop), ``_result`` (rows, best trial, steps saved, plots), ``_toml`` (``load_sweep``: a sweep
+from the CLI's TOML file).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ except ModuleNotFoundError as missing:  # pragma: no cover - depends on the inst
 from mistral_jobs_async.sweeps._config import Sweep, default_objective, default_request
 from mistral_jobs_async.sweeps._result import SweepResult, TrialRow
 from mistral_jobs_async.sweeps._runner import SweepRunner, TrialUpdate, run_sweep
+from mistral_jobs_async.sweeps._toml import load_sweep
 
 __all__ = [
     "Sweep",
@@ -31,5 +33,6 @@ __all__ = [
     "TrialUpdate",
     "default_objective",
     "default_request",
+    "load_sweep",
     "run_sweep",
 ]

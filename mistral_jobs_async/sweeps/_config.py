@@ -3,35 +3,47 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import msgspec
 import optuna
 from optuna.distributions import BaseDistribution
 
 from mistral_jobs_async._exceptions import ConfigurationError
+from mistral_jobs_async._validation import to_payload
 from mistral_jobs_async.models._common import JobBase
+from mistral_jobs_async.models.fine_tuning import Hyperparameters
+from mistral_jobs_async.models.forge import ForgeHyperparameters
+from mistral_jobs_async.models.requests import CreateFineTuningJobRequest, CreateForgeJobRequest
 
-__all__ = ["HYPERPARAMETERS", "Sweep", "default_objective", "default_request"]
+__all__ = [
+    "CREATE_PARAMETERS",
+    "HYPERPARAMETERS",
+    "RESERVED",
+    "Sweep",
+    "default_objective",
+    "default_request",
+]
 
 #: The hyperparameter names of each API: a searched name among them goes into the create
 #: request's ``hyperparameters``; any other name is a create parameter of its own.
 HYPERPARAMETERS = {
-    "fine_tuning": frozenset(
-        {
-            "training_steps",
-            "learning_rate",
-            "weight_decay",
-            "warmup_fraction",
-            "epochs",
-            "seq_len",
-            "fim_ratio",
-        }
-    ),
-    "forge": frozenset(
-        {"learning_rate", "training_steps", "batch_size", "weight_decay", "warmup_steps"}
-    ),
+    "fine_tuning": frozenset(f.name for f in msgspec.structs.fields(Hyperparameters)),
+    "forge": frozenset(f.name for f in msgspec.structs.fields(ForgeHyperparameters)),
 }
+#: The other create parameters a searched name may set (``default_request``).
+CREATE_PARAMETERS = {
+    "fine_tuning": frozenset(f.name for f in msgspec.structs.fields(CreateFineTuningJobRequest))
+    - {"hyperparameters", "auto_start", "training_files"},
+    "forge": frozenset(f.name for f in msgspec.structs.fields(CreateForgeJobRequest))
+    - {"hyperparameters", "auto_start"},
+}
+#: Names a trial's record keeps for itself: a searched value of that name is shown as
+#: ``params.<name>``.
+RESERVED = frozenset(
+    {"trial", "state", "objective", "steps", "planned_steps", "job_id", "model", "reason"}
+)
 
 
 def default_request(api: str, base: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,7 +53,7 @@ def default_request(api: str, base: Mapping[str, Any], params: Mapping[str, Any]
     a create parameter of its own.
     """
     request = dict(base)
-    hyper = dict(request.get("hyperparameters") or {})
+    hyper = dict(to_payload(request.get("hyperparameters")) or {})
     for name, value in params.items():
         if name in HYPERPARAMETERS[api]:
             hyper[name] = value
@@ -77,7 +89,8 @@ class Sweep:
     (an Optuna storage or its URL, e.g. ``sqlite:///sweep.db``) makes the sweep resumable.
     """
 
-    base: Mapping[str, Any]
+    #: Not in the repr: it may hold a W&B key or a GitHub token.
+    base: Mapping[str, Any] = field(repr=False)
     space: Mapping[str, BaseDistribution]
     api: Literal["fine_tuning", "forge"] = "fine_tuning"
     trials: int = 20
@@ -87,7 +100,8 @@ class Sweep:
     objective: Callable[[Any], float | None] = default_objective
     pruner: optuna.pruners.BasePruner | None = None
     sampler: optuna.samplers.BaseSampler | None = None
-    storage: str | optuna.storages.BaseStorage | None = None
+    #: Not in the repr: a database URL may hold a password.
+    storage: str | optuna.storages.BaseStorage | None = field(default=None, repr=False)
     study_name: str = "mistral-sweep"
     #: Passed to ``optuna.create_study``'s ``load_if_exists``: a study of the same name in
     #: ``storage`` is continued.
@@ -98,6 +112,10 @@ class Sweep:
             raise ConfigurationError(f"api must be 'fine_tuning' or 'forge', not {self.api!r}")
         if self.trials < 1 or self.parallel < 1:
             raise ConfigurationError("trials and parallel must be at least 1")
+        if self.direction not in ("minimize", "maximize"):
+            raise ConfigurationError(
+                f"direction must be 'minimize' or 'maximize', not {self.direction!r}"
+            )
         for name, distribution in self.space.items():
             if not isinstance(distribution, BaseDistribution):
                 raise ConfigurationError(
@@ -106,3 +124,11 @@ class Sweep:
                 )
         if "auto_start" in self.base:
             raise ConfigurationError("base: a sweep starts its jobs itself (no auto_start)")
+        if self.request is default_request:
+            known = HYPERPARAMETERS[self.api] | CREATE_PARAMETERS[self.api]
+            unknown = sorted(set(self.space) - known)
+            if unknown:
+                raise ConfigurationError(
+                    f"space: {', '.join(unknown)} is neither a {self.api} hyperparameter nor a "
+                    "create parameter (give request= to build the request yourself)"
+                )

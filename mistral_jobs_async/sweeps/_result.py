@@ -10,6 +10,8 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from mistral_jobs_async.sweeps._config import RESERVED
+
 __all__ = ["SweepResult", "TrialRow", "result_of"]
 
 _STATES = {
@@ -37,8 +39,9 @@ class TrialRow:
 
     def record(self) -> dict[str, Any]:
         """The row as a JSON-ready dict (``params`` flattened into it)."""
+        params = {(f"params.{k}" if k in RESERVED else k): v for k, v in self.params.items()}
         return {
-            "trial": self.number, "state": self.state, **self.params, "objective": self.value,
+            "trial": self.number, "state": self.state, **params, "objective": self.value,
             "steps": self.steps_run, "planned_steps": self.planned_steps,
             "job_id": self.job_id, "model": self.model, "reason": self.reason,
         }  # fmt: skip
@@ -87,10 +90,9 @@ class SweepResult:
         The objective against each searched value (Optuna's slice plot) and each trial's loss
         curve (its intermediate values).
         """
-        import matplotlib  # noqa: PLC0415 (the sweep extra, loaded on use)
-
-        matplotlib.use("Agg")  # files, not windows
-        from optuna.visualization import matplotlib as plots  # noqa: PLC0415
+        # Whatever backend is in use draws to files too: none is forced on the process (a
+        # notebook keeps its own); headless, matplotlib picks Agg by itself.
+        from optuna.visualization import matplotlib as plots  # noqa: PLC0415 (the extra)
 
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,9 @@ watcher in one event loop, which ``optimize``'s one-call-per-trial model does no
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timezone
@@ -21,10 +23,12 @@ from optuna.trial import TrialState
 from mistral_jobs_async._client import AsyncClient
 from mistral_jobs_async._exceptions import (
     AuthenticationError,
-    ConflictError,
-    InvalidRequestError,
+    ConfigurationError,
     MistralJobsError,
     PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    TransportError,
 )
 from mistral_jobs_async.sweeps._config import Sweep
 from mistral_jobs_async.sweeps._result import SweepResult, result_of
@@ -40,8 +44,10 @@ __all__ = ["SweepRunner", "TrialUpdate", "run_sweep"]
 
 logger = logging.getLogger("mistral_jobs_async.sweeps")
 
-#: Errors that no other trial would escape either: the sweep stops on them.
-_FATAL = (AuthenticationError, PermissionDeniedError)
+#: Errors no other trial would escape either: the sweep stops on them (resumable). A refused
+#: key, and a service that stays unreachable, overloaded or rate-limited after the client's
+#: retries: failing trial after trial would only burn the study.
+_FATAL = (AuthenticationError, PermissionDeniedError, TransportError, ServerError, RateLimitError)
 
 
 @dataclass(frozen=True)
@@ -88,15 +94,26 @@ class SweepRunner:
             client.fine_tuning.jobs if sweep.api == "fine_tuning" else client.forge.jobs
         )
         self._running: dict[str, _Running] = {}
-        self.study = optuna.create_study(
-            storage=sweep.storage,
-            sampler=sweep.sampler,
-            pruner=sweep.pruner
-            or optuna.pruners.MedianPruner(n_startup_trials=max(4, sweep.parallel)),
-            study_name=sweep.study_name,
-            direction=sweep.direction,
-            load_if_exists=sweep.resume,
-        )
+        try:
+            self.study = optuna.create_study(
+                storage=sweep.storage,
+                sampler=sweep.sampler,
+                pruner=sweep.pruner
+                or optuna.pruners.MedianPruner(n_startup_trials=max(4, sweep.parallel)),
+                study_name=sweep.study_name,
+                direction=sweep.direction,
+                load_if_exists=sweep.resume,
+            )
+        except Exception as exc:  # noqa: BLE001 (any storage backend's error: SQLAlchemy, ...)
+            # Said without the URL's credentials, which a database error may quote.
+            said = re.sub(r"://[^/@\s]+@", "://***@", str(exc).splitlines()[0][:200])
+            raise ConfigurationError(
+                f"the sweep's storage cannot be opened: {type(exc).__name__}: {said}"
+            ) from None
+        # Counted here rather than read from the storage after every event.
+        self._asked = len(self.study.get_trials(deepcopy=False))
+        #: What makes this study's suffixes its own (another study's trial 3 is another job).
+        self._tag = hashlib.sha256(sweep.study_name.encode()).hexdigest()[:6]
 
     async def run(self) -> SweepResult:
         """Run the sweep until the study has ``trials`` finished trials; its result.
@@ -143,29 +160,45 @@ class SweepRunner:
         suffix = frozen.user_attrs.get("suffix")
         if self.sweep.api != "fine_tuning" or suffix is None or frozen.datetime_start is None:
             return None
-        since = frozen.datetime_start.replace(tzinfo=timezone.utc).timestamp() - 5
+        if not frozen.user_attrs.get("own_suffix"):
+            return None  # the base's suffix: every trial shares it, the job cannot be told
+        # Optuna keeps naive local times; the service's clock may differ from ours.
+        started = frozen.datetime_start.astimezone(timezone.utc).timestamp()
+        since = started + min(0.0, self.client._http.server_offset()) - 5
         page = await self._jobs.list(suffix=suffix, page_size=20)
         found = [job for job in page.data if (job.created_at or 0) >= since]
-        return found[-1].id if found else None
-
-    def _asked(self) -> int:
-        return len(self.study.get_trials(deepcopy=False))
+        if len(found) > 1:
+            logger.warning("trial %d: %d jobs carry its suffix; none re-attached", frozen.number,
+                           len(found))  # fmt: skip
+            return None
+        return found[0].id if found else None
 
     async def _fill(self, watcher: Any) -> None:
         """Launch trials while slots are free and the study wants more."""
-        while len(self._running) < self.sweep.parallel and self._asked() < self.sweep.trials:
+        while len(self._running) < self.sweep.parallel and self._asked < self.sweep.trials:
             trial = self.study.ask(dict(self.sweep.space))
-            request = self.sweep.request(self.sweep.api, self.sweep.base, trial.params)
+            self._asked += 1
+            try:
+                request = self.sweep.request(self.sweep.api, self.sweep.base, trial.params)
+            except Exception as exc:  # the user's function: its error says what to fix
+                self._fail(trial, f"request function failed: {exc!r}")
+                raise
             if self.sweep.api == "fine_tuning" and not request.get("suffix"):
-                request["suffix"] = f"trial-{trial.number}"
+                # Fine-tuning's suffix is what finds this trial's job if the run stops
+                # between the create and recording its id (max 18 characters).
+                request["suffix"] = f"t{trial.number}-{self._tag}"
+                trial.set_user_attr("own_suffix", True)
             if request.get("suffix"):
                 trial.set_user_attr("suffix", request["suffix"])
             try:
                 job = await self._jobs.create(**request, auto_start=True)
             except _FATAL:
-                self.study.tell(trial, state=TrialState.FAIL)
+                # Left running: a resume looks for the job the create may have made.
                 raise
-            except (MistralJobsError, TypeError) as exc:
+            except TypeError as exc:
+                self._fail(trial, f"not a create parameter: {exc}")
+                raise ConfigurationError(f"the sweep's request is not a create's: {exc}") from None
+            except MistralJobsError as exc:
                 self._fail(trial, f"create refused: {exc}")
                 continue
             trial.set_user_attr("job_id", job.id)
@@ -205,14 +238,23 @@ class SweepRunner:
         watcher.remove([event.job_id])
         try:
             await self._jobs.cancel(event.job_id)
-        except (ConflictError, InvalidRequestError) as exc:  # it ended meanwhile
-            logger.info("pruned trial %d: its job could not be cancelled: %s", trial.number, exc)
+        except _FATAL:
+            raise
+        except MistralJobsError as exc:  # it ended meanwhile (409), or the service refused
+            trial.set_user_attr("reason", f"pruned, but its job was not cancelled: {exc}")
+            logger.warning("pruned trial %d: its job was not cancelled: %s", trial.number, exc)
         self.study.tell(trial, state=TrialState.PRUNED)
         self._tell(trial, "pruned", job_id=event.job_id, value=value, step=event.step)
 
     async def _ended(self, job_id: str, status: str, running: _Running) -> None:
         trial = running.trial
-        job = await self._jobs.get(job_id)
+        try:
+            job = await self._jobs.get(job_id)
+        except _FATAL:
+            raise  # the trial stays running in the study: a resume reads its job again
+        except MistralJobsError as exc:
+            self._fail(trial, f"{status}, and its job could not be read: {exc}", job_id=job_id)
+            return
         if status != "SUCCESS":
             errors = [
                 str(e.data["error"]) for e in job.events or [] if e.data and "error" in e.data

@@ -74,7 +74,10 @@ def load_sweep(path: str | Path, *, storage: str | None = None) -> Sweep:
     if not space:
         raise ConfigurationError(f"{where}: [space] names no hyperparameter to search")
     pruner = _pruner(data.get("pruner", {}), where)
-    sampler = optuna.samplers.TPESampler(seed=data.get("seed"))
+    seed = data.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ConfigurationError(f"{where}: seed must be a whole number, not {seed!r}")
+    sampler = optuna.samplers.TPESampler(seed=seed)
     try:
         return Sweep(
             base=base,
