@@ -142,6 +142,8 @@ class SweepRunner:
     async def _reattach(self) -> None:
         """Follow again the jobs of trials a previous run left running."""
         for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            # Optuna has no public way to take a running trial up again: its storage id is
+            # FrozenTrial._trial_id (kept stable through Optuna 5; the extra pins <6).
             trial = optuna.Trial(self.study, frozen._trial_id)
             job_id = frozen.user_attrs.get("job_id") or await self._made_before(frozen)
             if job_id is None:
