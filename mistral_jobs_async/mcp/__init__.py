@@ -1,0 +1,24 @@
+"""An MCP server for training jobs, with guardrails on spending (the ``mcp`` extra).
+
+``build_server(client, Guardrails(...))`` gives an ``MCPServer`` (the official MCP Python
+SDK's) whose tools list, read, estimate, create, start, cancel and follow jobs through one
+``AsyncClient``, within limits the person running the server sets: jobs per session and per
+day, jobs running at once, allowed models, a cost ceiling per job, read-only.
+``mistral-jobs mcp`` serves it over stdio (or streamable HTTP).
+
+Modules: ``_guardrails`` (the limits and what they refuse), ``_server`` (the tools).
+"""
+
+from __future__ import annotations
+
+try:
+    import mcp  # noqa: F401 (the extra's presence)
+except ModuleNotFoundError as missing:  # pragma: no cover - depends on the install
+    raise ModuleNotFoundError(
+        "mistral_jobs_async.mcp needs the MCP SDK: pip install 'mistral-jobs-async[mcp]'"
+    ) from missing
+
+from mistral_jobs_async.mcp._guardrails import Guardrails, Refused
+from mistral_jobs_async.mcp._server import build_server
+
+__all__ = ["Guardrails", "Refused", "build_server"]

@@ -1,0 +1,339 @@
+"""The MCP server: tools over one client, behind the guardrails its owner set.
+
+Built on the official MCP Python SDK's ``MCPServer`` (the SDK's FastMCP, renamed in 2.x).
+Results are typed (``TypedDict``: the SDK turns them into output schemas), and each tool
+carries the annotations that tell a client what is safe: read-only, destructive, idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
+from typing_extensions import TypedDict  # pydantic (the SDK's) needs it before Python 3.12
+
+from mistral_jobs_async._client import AsyncClient
+from mistral_jobs_async._exceptions import MistralJobsError, WaitTimeoutError
+from mistral_jobs_async.mcp._guardrails import Guardrails, Ledger
+from mistral_jobs_async.watcher import CheckpointReported, Transition
+
+__all__ = ["build_server"]
+
+logger = logging.getLogger("mistral_jobs_async.mcp")
+
+Api = Literal["fine_tuning", "forge"]
+_READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
+_CREATE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False,
+                          open_world_hint=True)  # fmt: skip
+_STOP = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True,
+                        open_world_hint=True)  # fmt: skip
+#: Statuses of jobs that count as running for ``max_running`` (a parked VALIDATED job costs
+#: nothing until started).
+_ACTIVE = frozenset({"QUEUED", "VALIDATING", "STARTED", "RUNNING", "CANCELLATION_REQUESTED"})
+
+
+class JobSummary(TypedDict):
+    """A job in a few fields."""
+
+    id: str
+    api: str
+    status: str
+    model: str | None
+    created_at: int | None
+    fine_tuned_model: str | None
+    latest_train_loss: float | None
+
+
+class JobList(TypedDict):
+    """Jobs, newest first."""
+
+    jobs: list[JobSummary]
+    total: int
+
+
+class Estimate(TypedDict):
+    """The service's figures for a job, read at VALIDATED."""
+
+    job_id: str
+    status: str
+    cost: float | None
+    cost_currency: str | None
+    train_tokens: int | None
+    data_tokens: int | None
+    expected_duration_seconds: int | None
+    cancelled: bool
+
+
+class ModelSummary(TypedDict):
+    """A model card in a few fields."""
+
+    id: str
+    type: str | None
+    root: str | None
+    job: str | None
+    archived: bool | None
+    name: str | None
+
+
+class FileSummary(TypedDict):
+    """An uploaded file in a few fields."""
+
+    id: str
+    filename: str | None
+    bytes: int | None
+    num_lines: int | None
+    created_at: int | None
+
+
+class Validation(TypedDict):
+    """A local check of a training file."""
+
+    path: str
+    ok: bool
+    lines: int
+    valid_samples: int
+    errors: int
+    first_problems: list[str]
+    tokens: int
+    tokens_exact: bool
+
+
+def _summary(job: Any, api: str) -> JobSummary:
+    checkpoint = job.latest_checkpoint
+    loss = checkpoint.metrics.train_loss if checkpoint and checkpoint.metrics else None
+    model = getattr(job, "model", None)
+    config = getattr(job, "model_config", None)
+    if model is None and config is not None:
+        model = config.base_model
+    made = getattr(job, "fine_tuned_model", None) or getattr(job, "output_model", None)
+    return {
+        "id": job.id, "api": api, "status": job.status, "model": model,
+        "created_at": job.created_at, "fine_tuned_model": made, "latest_train_loss": loss,
+    }  # fmt: skip
+
+
+def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> MCPServer:
+    """An MCP server whose tools act through ``client`` within ``guardrails``.
+
+    The API key is the client's (from the server's environment): no tool takes or returns it.
+    """
+    rails = guardrails or Guardrails()
+    ledger = Ledger(rails)
+    server = MCPServer(
+        "mistral-jobs",
+        instructions=(
+            "Mistral fine-tuning and Forge training jobs. Estimate a job's cost before creating "
+            "it; creating is limited by the server's guardrails, which a refusal names."
+        ),
+    )
+
+    def jobs(api: Api) -> Any:
+        return client.forge.jobs if api == "forge" else client.fine_tuning.jobs
+
+    async def running() -> int:
+        count = 0
+        for api in ("fine_tuning", "forge"):
+            page = await jobs(api).list(page_size=100)
+            count += sum(1 for job in page.data if job.status in _ACTIVE)
+        return count
+
+    @server.tool(annotations=_READ)
+    async def list_jobs(api: Api = "fine_tuning", status: str | None = None,
+                        limit: int = 20) -> JobList:  # fmt: skip
+        """Jobs of one API, newest first (fine-tuning jobs may be filtered by status)."""
+        size = max(1, min(limit, 100))
+        pager = jobs(api).list(page_size=size, status=status) if api == "fine_tuning" and status \
+            else jobs(api).list(page_size=size)  # fmt: skip
+        page = await _api(pager)
+        return {"jobs": [_summary(j, api) for j in page.data], "total": page.total}
+
+    @server.tool(annotations=_READ)
+    async def get_job(job_id: str, api: Api = "fine_tuning") -> JobSummary:
+        """One job, with its latest training loss."""
+        return _summary(await _api(jobs(api).get(job_id)), api)
+
+    @server.tool(annotations=_READ)
+    async def list_models(fine_tuned_only: bool = False) -> list[ModelSummary]:
+        """Model cards: the base models offered for fine-tuning and the fine-tuned ones."""
+        cards = await _api(client.models.list())
+        return [
+            {"id": c.id, "type": c.type, "root": c.root, "job": c.job, "archived": c.archived,
+             "name": c.name}
+            for c in cards if c.fine_tuned or not fine_tuned_only
+        ]  # fmt: skip
+
+    @server.tool(annotations=_READ)
+    async def list_files(limit: int = 20) -> list[FileSummary]:
+        """Uploaded training files, newest first."""
+        page = await _api(client.files.list(page_size=max(1, min(limit, 100))))
+        return [
+            {"id": f.id, "filename": f.filename, "bytes": f.bytes, "num_lines": f.num_lines,
+             "created_at": f.created_at}
+            for f in page.data
+        ]  # fmt: skip
+
+    @server.tool(annotations=_READ)
+    async def validate_training_file(path: str, model: str | None = None) -> Validation:
+        """Check a JSONL training file on the server's disk (nothing is uploaded).
+
+        Mistral's rules and tokenizer: every problem by line, and the file's tokens.
+        """
+        import anyio  # noqa: PLC0415
+
+        from mistral_jobs_async.datasets import validate_file  # noqa: PLC0415
+
+        source = Path(path)
+        if not await anyio.Path(source).is_file():
+            raise ToolError(f"{path}: not a readable file on the server")
+        report = await anyio.to_thread.run_sync(lambda: validate_file(source, model=model))
+        tokens = report.token_summary()
+        return {
+            "path": str(source), "ok": report.ok, "lines": report.lines,
+            "valid_samples": report.samples, "errors": report.errors,
+            "first_problems": [str(p) for p in report.problems[:10]],
+            "tokens": tokens["total"], "tokens_exact": tokens["exact"],
+        }  # fmt: skip
+
+    @server.tool(annotations=_CREATE)
+    async def estimate_job(model: str, training_files: list[str],
+                           training_steps: int | None = None,
+                           learning_rate: float | None = None) -> Estimate:  # fmt: skip
+        """What a fine-tuning job would cost, from the service: nothing trains.
+
+        The job is created parked, read at VALIDATED, then cancelled.
+        """
+        rails.check_writable("estimate_job")
+        rails.check_model(model)
+        estimate = await _api(client.fine_tuning.jobs.estimate(
+            model=model, training_files=training_files, cancel=True, timeout=600,
+            hyperparameters=_hyper(training_steps, learning_rate),
+        ))  # fmt: skip
+        logger.info("estimate_job: job %s created and cancelled (cost %s %s)",
+                    estimate.job.id, estimate.cost, estimate.metadata.cost_currency)  # fmt: skip
+        return _estimate(estimate)
+
+    @server.tool(annotations=_CREATE)
+    async def create_job(model: str, training_files: list[str],
+                         training_steps: int | None = None, learning_rate: float | None = None,
+                         suffix: str | None = None) -> JobSummary:  # fmt: skip
+        """Create and start a fine-tuning job, within the server's guardrails.
+
+        Jobs per session and per day, jobs running at once, allowed models, and a cost ceiling
+        checked on the service's estimate before the job starts.
+        """
+        rails.check_writable("create_job")
+        rails.check_model(model)
+        ledger.check_create(await _api(running()))
+        create: dict[str, Any] = {
+            "model": model, "training_files": training_files, "suffix": suffix,
+            "hyperparameters": _hyper(training_steps, learning_rate),
+        }  # fmt: skip
+        if rails.max_cost_per_job is None:
+            job = await _api(client.fine_tuning.jobs.create(**create, auto_start=True))
+            ledger.created()
+        else:
+            estimate = await _api(client.fine_tuning.jobs.estimate(**create, timeout=600))
+            ledger.created()
+            try:
+                rails.check_cost(estimate.cost, estimate.metadata.cost_currency)
+            except ToolError:
+                await _api(client.fine_tuning.jobs.cancel(estimate.job.id))
+                logger.info("create_job: job %s cancelled at VALIDATED: over the cost ceiling",
+                            estimate.job.id)  # fmt: skip
+                raise
+            job = await _api(client.fine_tuning.jobs.start(estimate.job.id))
+        logger.info("create_job: job %s created on %s (session total %d)", job.id, model,
+                    ledger.session)  # fmt: skip
+        return _summary(job, "fine_tuning")
+
+    @server.tool(annotations=_CREATE)
+    async def start_job(job_id: str) -> JobSummary:
+        """Start a fine-tuning job waiting in VALIDATED (within the running cap and ceiling)."""
+        rails.check_writable("start_job")
+        job = await _api(client.fine_tuning.jobs.get(job_id))
+        rails.check_model(job.model or "")
+        if rails.max_running is not None:
+            ledger_running = await _api(running())
+            if ledger_running >= rails.max_running:
+                ledger.check_create(ledger_running)
+        metadata = job.metadata
+        rails.check_cost(metadata.cost if metadata else None,
+                         metadata.cost_currency if metadata else None)  # fmt: skip
+        started = await _api(client.fine_tuning.jobs.start(job_id))
+        logger.info("start_job: job %s started", job_id)
+        return _summary(started, "fine_tuning")
+
+    @server.tool(annotations=_STOP)
+    async def cancel_job(job_id: str, api: Api = "fine_tuning") -> JobSummary:
+        """Cancel a job (what it trained so far is lost)."""
+        rails.check_writable("cancel_job")
+        job = await _api(jobs(api).cancel(job_id))
+        logger.info("cancel_job: %s job %s cancelled", api, job_id)
+        return _summary(job, api)
+
+    @server.tool(annotations=_READ)
+    async def wait_for_job(job_id: str, ctx: Context, api: Api = "fine_tuning",
+                           timeout_seconds: float = 600) -> JobSummary:  # fmt: skip
+        """Follow a job until it ends (or the timeout), with progress notifications.
+
+        Each status change and each checkpoint's loss is reported as progress.
+        """
+        changes = 0
+        try:
+            async with jobs(api).watch([job_id], progress=True) as events:
+                with _deadline(timeout_seconds):
+                    async for event in events:
+                        changes += 1
+                        if isinstance(event, Transition):
+                            await ctx.report_progress(changes, None, f"status {event.status}")
+                            if event.terminal:
+                                return _summary(event.job, api)
+                        elif isinstance(event, CheckpointReported):
+                            await ctx.report_progress(
+                                changes, None, f"step {event.step}: loss {event.train_loss}"
+                            )
+        except MistralJobsError as exc:
+            raise ToolError(str(exc)) from None
+        job = await _api(jobs(api).get(job_id))
+        return _summary(job, api)
+
+    return server
+
+
+def _deadline(seconds: float) -> Any:
+    import anyio  # noqa: PLC0415
+
+    return anyio.move_on_after(seconds)
+
+
+def _hyper(steps: int | None, rate: float | None) -> dict[str, Any] | None:
+    given = {"training_steps": steps, "learning_rate": rate}
+    return {k: v for k, v in given.items() if v is not None} or None
+
+
+def _estimate(estimate: Any) -> Estimate:
+    meta = estimate.metadata
+    return {
+        "job_id": estimate.job.id, "status": estimate.job.status, "cost": meta.cost,
+        "cost_currency": meta.cost_currency, "train_tokens": meta.train_tokens,
+        "data_tokens": meta.data_tokens,
+        "expected_duration_seconds": meta.expected_duration_seconds,
+        "cancelled": estimate.cancelled,
+    }  # fmt: skip
+
+
+async def _api(call: Any) -> Any:
+    """Await a client call; its errors become tool errors with the service's message.
+
+    Never the key: the package's errors never hold it.
+    """
+    try:
+        return await call
+    except WaitTimeoutError as exc:
+        raise ToolError(f"timed out: {exc}") from None
+    except MistralJobsError as exc:
+        raise ToolError(f"{type(exc).__name__}: {exc}") from None

@@ -1,0 +1,149 @@
+"""The MCP server, driven by the MCP SDK's own client against the emulator: its tools, their
+schemas and annotations, progress while waiting, and every guardrail."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from mistral_jobs_async import AsyncClient
+from mistral_jobs_async.emulator import Emulator
+from mistral_jobs_async.mcp import Guardrails, build_server
+
+from .conftest import GOOD_JSONL
+
+pytestmark = pytest.mark.anyio
+
+MUTATING = {"estimate_job", "create_job", "start_job", "cancel_job"}
+
+
+async def _file(client: AsyncClient) -> str:
+    return (await client.files.upload(io.BytesIO(GOOD_JSONL), filename="train.jsonl")).id
+
+
+async def _call(mcp: Client, tool: str, **arguments: Any) -> Any:
+    result = await mcp.call_tool(tool, arguments)
+    assert not result.is_error, result.content
+    return result.structured_content
+
+
+async def _refused(mcp: Client, tool: str, **arguments: Any) -> str:
+    result = await mcp.call_tool(tool, arguments)
+    assert result.is_error
+    text: str = result.content[0].text  # type: ignore[union-attr]
+    return text
+
+
+async def test_tools_have_schemas_and_safety_annotations(client: AsyncClient) -> None:
+    """Every tool has an input and an output schema; reads are read-only and idempotent,
+    cancel is destructive, creates are neither read-only nor idempotent."""
+    async with Client(build_server(client)) as mcp:
+        tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
+    assert set(tools) == {
+        "list_jobs", "get_job", "list_models", "list_files", "validate_training_file",
+        "estimate_job", "create_job", "start_job", "cancel_job", "wait_for_job",
+    }  # fmt: skip
+    for name, tool in tools.items():
+        assert tool.output_schema is not None, name
+        assert tool.annotations is not None, name
+        assert tool.annotations.read_only_hint is (name not in MUTATING), name
+    assert tools["cancel_job"].annotations.destructive_hint is True  # type: ignore[union-attr]
+    assert tools["create_job"].annotations.idempotent_hint is False  # type: ignore[union-attr]
+    assert "job_id" in tools["get_job"].input_schema["properties"]
+    assert "fine_tuned_model" in str(tools["get_job"].output_schema)
+
+
+@pytest.mark.mistral_emulator(speed=300.0)
+async def test_create_wait_with_progress_and_cancel(emu: Emulator, client: AsyncClient) -> None:
+    """create_job starts a job; wait_for_job reports statuses and losses as progress and
+    returns it ended; cancel_job cancels another; reads see both."""
+    file_id = await _file(client)
+    async with Client(build_server(client)) as mcp:
+        job = await _call(mcp, "create_job", model="open-mistral-7b", training_files=[file_id])
+        progress: list[str] = []
+
+        async def on_progress(value: float, total: float | None, message: str | None) -> None:
+            progress.append(message or "")
+
+        result = await mcp.call_tool(
+            "wait_for_job", {"job_id": job["id"], "timeout_seconds": 60},
+            progress_callback=on_progress,
+        )  # fmt: skip
+        assert not result.is_error, result.content
+        ended = result.structured_content
+        assert ended is not None
+        assert ended["status"] == "SUCCESS"
+        assert ended["fine_tuned_model"]
+        assert "status RUNNING" in progress
+        assert any(m.startswith("step ") and "loss" in m for m in progress)
+        other = await _call(mcp, "create_job", model="open-mistral-7b", training_files=[file_id])
+        cancelled = await _call(mcp, "cancel_job", job_id=other["id"])
+        assert cancelled["status"] in ("CANCELLATION_REQUESTED", "CANCELLED")
+        listed = await _call(mcp, "list_jobs")
+        assert {j["id"] for j in listed["jobs"]} == {job["id"], other["id"]}
+        models = await mcp.call_tool("list_models", {"fine_tuned_only": True})
+        assert ended["fine_tuned_model"] in str(models.structured_content)
+
+
+async def test_each_guardrail_refuses_and_creates_nothing(
+    emu: Emulator, client: AsyncClient
+) -> None:
+    """Allowed models, jobs per session and jobs running at once each refuse with the limit
+    and its option named, and a refused call creates no job (on a frozen clock: the first
+    job stays running)."""
+    file_id = await _file(client)
+    create = {"model": "open-mistral-7b", "training_files": [file_id]}
+    rails = Guardrails(allowed_models=frozenset({"mistral-small-latest"}))
+    async with Client(build_server(client, rails)) as mcp:
+        text = await _refused(mcp, "create_job", **create)
+    assert "model 'open-mistral-7b' is not allowed" in text
+    assert "--allow-model" in text
+    assert (await client.fine_tuning.jobs.list()).total == 0
+
+    async with Client(build_server(client, Guardrails(max_jobs_per_session=1))) as mcp:
+        await _call(mcp, "create_job", **create)
+        text = await _refused(mcp, "create_job", **create)
+    assert "--max-jobs-per-session" in text
+    assert (await client.fine_tuning.jobs.list()).total == 1
+
+    async with Client(build_server(client, Guardrails(max_running=1))) as mcp:
+        text = await _refused(mcp, "create_job", **create)
+    assert "1 jobs are running" in text
+    assert "--max-running" in text
+    assert (await client.fine_tuning.jobs.list()).total == 1
+
+
+@pytest.mark.mistral_emulator(speed=300.0)
+async def test_the_cost_ceiling_reads_the_estimate_before_the_job_starts(
+    client: AsyncClient,
+) -> None:
+    """With a cost ceiling the job is created parked, its estimate read at VALIDATED: over the
+    ceiling it is cancelled and the call refused, naming the option; under it, it starts."""
+    file_id = await _file(client)
+    create = {"model": "open-mistral-7b", "training_files": [file_id]}
+    async with Client(build_server(client, Guardrails(max_cost_per_job=0.0001))) as mcp:
+        text = await _refused(mcp, "create_job", **create)
+    assert "over the ceiling" in text
+    assert "--max-cost" in text
+    (refused,) = (await client.fine_tuning.jobs.list()).data
+    assert refused.status in ("CANCELLED", "CANCELLATION_REQUESTED")
+    async with Client(build_server(client, Guardrails(max_cost_per_job=1000.0))) as mcp:
+        started = await _call(mcp, "create_job", **create)
+    assert started["status"] not in ("VALIDATED", "CANCELLED")
+
+
+async def test_read_only_refuses_every_mutating_tool(client: AsyncClient) -> None:
+    """In read-only mode every tool that changes something is refused, naming the mode; the
+    reads work."""
+    async with Client(build_server(client, Guardrails(read_only=True))) as mcp:
+        for tool, arguments in (
+            ("create_job", {"model": "open-mistral-7b", "training_files": ["f"]}),
+            ("estimate_job", {"model": "open-mistral-7b", "training_files": ["f"]}),
+            ("start_job", {"job_id": "j"}),
+            ("cancel_job", {"job_id": "j"}),
+        ):
+            assert "read-only" in await _refused(mcp, tool, **arguments), tool
+        assert (await _call(mcp, "list_jobs"))["total"] == 0
