@@ -65,7 +65,7 @@ async def test_create_wait_with_progress_and_cancel(emu: Emulator, client: Async
         job = await _call(mcp, "create_job", model="open-mistral-7b", training_files=[file_id])
         progress: list[str] = []
 
-        async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
             progress.append(message or "")
 
         result = await mcp.call_tool(
