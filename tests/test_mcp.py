@@ -63,10 +63,10 @@ async def test_create_wait_with_progress_and_cancel(emu: Emulator, client: Async
     file_id = await _file(client)
     async with Client(build_server(client)) as mcp:
         job = await _call(mcp, "create_job", model="open-mistral-7b", training_files=[file_id])
-        progress: list[str] = []
+        messages: list[str] = []
 
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-            progress.append(message or "")
+            messages.append(message or "")
 
         result = await mcp.call_tool(
             "wait_for_job", {"job_id": job["id"], "timeout_seconds": 60},
@@ -77,8 +77,8 @@ async def test_create_wait_with_progress_and_cancel(emu: Emulator, client: Async
         assert ended is not None
         assert ended["status"] == "SUCCESS"
         assert ended["fine_tuned_model"]
-        assert "status RUNNING" in progress
-        assert any(m.startswith("step ") and "loss" in m for m in progress)
+        assert "status RUNNING" in messages
+        assert any(m.startswith("step ") and "loss" in m for m in messages)
         other = await _call(mcp, "create_job", model="open-mistral-7b", training_files=[file_id])
         cancelled = await _call(mcp, "cancel_job", job_id=other["id"])
         assert cancelled["status"] in ("CANCELLATION_REQUESTED", "CANCELLED")
