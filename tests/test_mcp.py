@@ -147,3 +147,82 @@ async def test_read_only_refuses_every_mutating_tool(client: AsyncClient) -> Non
         ):
             assert "read-only" in await _refused(mcp, tool, **arguments), tool
         assert (await _call(mcp, "list_jobs"))["total"] == 0
+
+
+def test_mistral_jobs_mcp_over_stdio(mistral_emulator: Emulator) -> None:
+    """`mistral-jobs mcp --read-only` as a subprocess, driven over stdio by the SDK's client:
+    its tools list, a read works, a mutating call is refused; the key shows nowhere."""
+    import sys
+
+    import anyio
+    from mcp.client.stdio import StdioServerParameters
+
+    from .test_cli import KEY, cli_env
+
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "mistral_jobs_async", "mcp", "--read-only"],
+        env=cli_env(mistral_emulator),
+    )
+
+    async def drive() -> None:
+        async with Client(params) as mcp:
+            names = {tool.name for tool in (await mcp.list_tools()).tools}
+            assert {"create_job", "wait_for_job", "list_jobs"} <= names
+            listed = await mcp.call_tool("list_jobs", {})
+            assert not listed.is_error
+            assert KEY not in str(listed)
+            refused = await mcp.call_tool("cancel_job", {"job_id": "j"})
+            assert refused.is_error
+            assert "read-only" in str(refused.content)
+
+    anyio.run(drive)
+
+
+def test_mistral_jobs_mcp_over_http(mistral_emulator: Emulator) -> None:
+    """`mistral-jobs mcp --http` serves streamable HTTP at /mcp on loopback: the SDK's client
+    lists the tools and creates within the guardrails (here: the allowlist refuses)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import anyio
+
+    from .test_cli import cli_env
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mistral_jobs_async", "mcp", "--http", "--port", str(port),
+         "--allow-model", "mistral-small-latest"],
+        env=cli_env(mistral_emulator), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with socket.socket() as attempt:
+                if attempt.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline, "the MCP server did not listen"
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            time.sleep(0.1)
+
+        async def drive() -> None:
+            async with Client(f"http://127.0.0.1:{port}/mcp") as mcp:
+                names = {tool.name for tool in (await mcp.list_tools()).tools}
+                assert "create_job" in names
+                refused = await mcp.call_tool(
+                    "create_job", {"model": "open-mistral-7b", "training_files": ["f"]}
+                )
+                assert refused.is_error
+                assert "--allow-model" in str(refused.content)
+
+        anyio.run(drive)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stderr:
+            server.stderr.close()
+    assert mistral_emulator.job_ids() == []

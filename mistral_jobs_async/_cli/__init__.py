@@ -13,6 +13,7 @@ Modules:
 * ``_files``: ``files``: the family's parser; upload, list, get, download and delete.
 * ``_models``: ``models``: list, get, update, archive, unarchive and delete model cards.
 * ``_sweep``: ``sweep CONFIG.toml``: a hyperparameter sweep (the ``sweep`` extra).
+* ``_mcp``: ``mcp``: the MCP server for agents and its guardrails (the ``mcp`` extra).
 * ``_watch``: ``watch``: the board of watched jobs (by id, or ``--all`` of them), its three
   renderings (JSON lines, live table, plain lines) with the latest training loss, the
   parked-VALIDATED hint, ``--until`` and the closing summary.

@@ -27,6 +27,7 @@ from mistral_jobs_async._cli._errors import (
     CliError,
 )
 from mistral_jobs_async._cli._files import run_files
+from mistral_jobs_async._cli._mcp import serve_mcp
 from mistral_jobs_async._cli._models import run_models
 from mistral_jobs_async._cli._output import (
     Output,
@@ -300,4 +301,6 @@ async def run_api(args: argparse.Namespace, out: Output) -> int:
             return await run_models(client, args, out)
         if args.command == "sweep":
             return await run_sweep_command(client, args, out)
+        if args.command == "mcp":
+            return await serve_mcp(client, args, out)
         return await _JOB_COMMANDS[args.action](client, args, out)

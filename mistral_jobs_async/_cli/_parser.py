@@ -6,6 +6,7 @@ import argparse
 
 from mistral_jobs_async import __version__
 from mistral_jobs_async._cli._files import add_file_commands
+from mistral_jobs_async._cli._mcp import add_mcp_command
 from mistral_jobs_async._cli._models import add_model_commands
 from mistral_jobs_async._cli._sweep import add_sweep_command
 
@@ -219,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_file_commands(commands)
     add_sweep_command(commands)
+    add_mcp_command(commands)
 
     emulator = commands.add_parser(
         "emulator",
