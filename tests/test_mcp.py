@@ -226,3 +226,30 @@ def test_mistral_jobs_mcp_over_http(mistral_emulator: Emulator) -> None:
         if server.stderr:
             server.stderr.close()
     assert mistral_emulator.job_ids() == []
+
+
+async def test_a_job_resource_tells_its_listeners_when_the_job_changes(
+    emu: Emulator, client: AsyncClient
+) -> None:
+    """job://fine_tuning/{id} reads the job; a client listening to that URI is told when the
+    job's status changes (the server's shared watcher follows it once it is read)."""
+    import json
+
+    import anyio
+    from mcp.shared.subscriptions import ResourceUpdated
+
+    file_id = await _file(client)
+    job = await client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[file_id])
+    uri = f"job://fine_tuning/{job.id}"
+    server = build_server(client)
+    async with Client(server) as mcp, mcp.listen(resource_subscriptions=[uri]) as updates:
+        read = await mcp.read_resource(uri)  # from now on the server follows the job
+        assert json.loads(read.contents[0].text)["status"] == "QUEUED"  # type: ignore[union-attr]
+        with anyio.fail_after(30):
+            first = await updates.__anext__()  # the follower's first sight of it
+        emu.set_status(job.id, "RUNNING", hold=True)
+        with anyio.fail_after(30):
+            changed = await updates.__anext__()
+        assert first == changed == ResourceUpdated(uri)
+        again = await mcp.read_resource(uri)
+        assert json.loads(again.contents[0].text)["status"] == "RUNNING"  # type: ignore[union-attr]

@@ -7,17 +7,22 @@ carries the annotations that tell a client what is safe: read-only, destructive,
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
 
+import msgspec
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp_types import ToolAnnotations
 from typing_extensions import TypedDict  # pydantic (the SDK's) needs it before Python 3.12
 
 from mistral_jobs_async._client import AsyncClient
 from mistral_jobs_async._exceptions import MistralJobsError, WaitTimeoutError
+from mistral_jobs_async.mcp._follow import Follower
 from mistral_jobs_async.mcp._guardrails import Guardrails, Ledger
 from mistral_jobs_async.watcher import CheckpointReported, Transition
 
@@ -123,13 +128,41 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
     """
     rails = guardrails or Guardrails()
     ledger = Ledger(rails)
-    server = MCPServer(
+    bus = InMemorySubscriptionBus()
+    follower = Follower(client, bus)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
+        async with follower.running():
+            yield {}
+
+    server: MCPServer[Any] = MCPServer(
         "mistral-jobs",
         instructions=(
             "Mistral fine-tuning and Forge training jobs. Estimate a job's cost before creating "
-            "it; creating is limited by the server's guardrails, which a refusal names."
+            "it; creating is limited by the server's guardrails, which a refusal names. Read "
+            "job://fine_tuning/{id} or job://forge/{id} and listen to it to hear of changes."
         ),
+        subscriptions=bus,
+        lifespan=lifespan,
     )
+
+    @server.resource("job://fine_tuning/{job_id}", mime_type="application/json")
+    async def fine_tuning_job(job_id: str) -> str:
+        """A fine-tuning job (followed from then on: listen to hear when it changes)."""
+        follower.follow("fine_tuning", job_id)
+        return _json(await _api(client.fine_tuning.jobs.get(job_id)))
+
+    @server.resource("job://forge/{job_id}", mime_type="application/json")
+    async def forge_job(job_id: str) -> str:
+        """A Forge job (followed from then on: listen to hear when it changes)."""
+        follower.follow("forge", job_id)
+        return _json(await _api(client.forge.jobs.get(job_id)))
+
+    @server.resource("model://{model_id}", mime_type="application/json")
+    async def model(model_id: str) -> str:
+        """A model card (base or fine-tuned)."""
+        return _json(await _api(client.models.get(model_id)))
 
     def jobs(api: Api) -> Any:
         return client.forge.jobs if api == "forge" else client.fine_tuning.jobs
@@ -246,6 +279,7 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
                             estimate.job.id)  # fmt: skip
                 raise
             job = await _api(client.fine_tuning.jobs.start(estimate.job.id))
+        follower.follow("fine_tuning", job.id)
         logger.info("create_job: job %s created on %s (session total %d)", job.id, model,
                     ledger.session)  # fmt: skip
         return _summary(job, "fine_tuning")
@@ -302,6 +336,11 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
         return _summary(job, api)
 
     return server
+
+
+def _json(model: Any) -> str:
+    """A model as the JSON of a resource."""
+    return msgspec.json.encode(model).decode()
 
 
 def _deadline(seconds: float) -> Any:
