@@ -253,3 +253,32 @@ async def test_a_job_resource_tells_its_listeners_when_the_job_changes(
         assert first == changed == ResourceUpdated(uri)
         again = await mcp.read_resource(uri)
         assert json.loads(again.contents[0].text)["status"] == "RUNNING"  # type: ignore[union-attr]
+
+
+def test_a_fastapi_app_mounts_the_same_server(mistral_emulator: Emulator) -> None:
+    """mount_mcp(app) serves the tools at /mcp/ of a FastAPI app under uvicorn, with the
+    guardrails given, next to the app's own routes."""
+    import anyio
+    from fastapi import FastAPI
+
+    from mistral_jobs_async.mcp import mount_mcp
+
+    from ._uvicorn import serving
+
+    app = FastAPI()
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    mount_mcp(app, guardrails=Guardrails(read_only=True),
+              client=lambda: AsyncClient("key", base_url=mistral_emulator.url))  # fmt: skip
+    with serving(app) as base:
+
+        async def drive() -> None:
+            async with Client(f"{base}/mcp/") as mcp:
+                assert "create_job" in {t.name for t in (await mcp.list_tools()).tools}
+                assert (await _call(mcp, "list_jobs"))["total"] == 0
+                assert "read-only" in await _refused(mcp, "cancel_job", job_id="j")
+
+        anyio.run(drive)
