@@ -17,7 +17,7 @@ from .conftest import GOOD_JSONL
 
 pytestmark = pytest.mark.anyio
 
-MUTATING = {"estimate_job", "create_job", "start_job", "cancel_job"}
+MUTATING = {"estimate_job", "create_job", "start_job", "cancel_job", "run_sweep"}
 
 
 async def _file(client: AsyncClient) -> str:
@@ -43,8 +43,9 @@ async def test_tools_have_schemas_and_safety_annotations(client: AsyncClient) ->
     async with Client(build_server(client)) as mcp:
         tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
     assert set(tools) == {
-        "list_jobs", "get_job", "list_models", "list_files", "validate_training_file",
-        "estimate_job", "create_job", "start_job", "cancel_job", "wait_for_job",
+        "list_jobs", "get_job", "list_models", "get_model", "list_files",
+        "validate_training_file", "estimate_job", "create_job", "start_job", "cancel_job",
+        "wait_for_job", "run_sweep",
     }  # fmt: skip
     for name, tool in tools.items():
         assert tool.output_schema is not None, name
@@ -282,3 +283,31 @@ def test_a_fastapi_app_mounts_the_same_server(mistral_emulator: Emulator) -> Non
                 assert "read-only" in await _refused(mcp, "cancel_job", job_id="j")
 
         anyio.run(drive)
+
+
+@pytest.mark.mistral_emulator(speed=300.0)
+async def test_a_sweep_runs_within_the_guardrails(emu: Emulator, client: AsyncClient) -> None:
+    """run_sweep launches its trials as jobs (progress as each ends) and reports the best; a
+    sweep with more trials than the session may create is refused before any job."""
+    file_id = await _file(client)
+    arguments = {"model": "open-mistral-7b", "training_files": [file_id], "trials": 4,
+                 "parallel": 2, "training_steps": [100, 200]}  # fmt: skip
+    async with Client(build_server(client, Guardrails(max_jobs_per_session=3))) as mcp:
+        text = await _refused(mcp, "run_sweep", **arguments)
+    assert "asks 4 more" in text
+    assert "--max-jobs-per-session" in text
+    assert (await client.fine_tuning.jobs.list()).total == 0
+    messages: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+
+    async with Client(build_server(client, Guardrails(max_jobs_per_session=4))) as mcp:
+        result = await mcp.call_tool("run_sweep", arguments, progress_callback=on_progress)
+    assert not result.is_error, result.content
+    summary = result.structured_content
+    assert summary is not None
+    assert sum(summary["trials"].values()) == 4
+    assert summary["best_job_id"]
+    assert len(messages) == 4
+    assert (await client.fine_tuning.jobs.list()).total == 4

@@ -73,18 +73,26 @@ class Ledger:
         self.session = 0
         self._days: Counter[str] = Counter()
 
-    def check_create(self, running: int) -> None:
-        """Refuse one more job if a cap would be passed (``running``: jobs not ended now)."""
+    def check_create(self, running: int, *, jobs: int = 1, at_once: int = 1) -> None:
+        """Refuse ``jobs`` more jobs (``at_once`` running together) past a cap.
+
+        ``running`` is the jobs not ended now.
+        """
         rails = self._guardrails
-        if rails.max_jobs_per_session is not None and self.session >= rails.max_jobs_per_session:
-            raise Refused(f"this session has created {self.session} jobs, the most allowed",
-                          "--max-jobs-per-session")  # fmt: skip
+        session_cap, day_cap = rails.max_jobs_per_session, rails.max_jobs_per_day
+        if session_cap is not None and self.session + jobs > session_cap:
+            raise Refused(
+                f"this session has created {self.session} jobs and asks {jobs} more; the most "
+                f"allowed is {session_cap}",
+                "--max-jobs-per-session",
+            )
         today = self._days[_day()]
-        if rails.max_jobs_per_day is not None and today >= rails.max_jobs_per_day:
-            raise Refused(f"{today} jobs were created today (UTC), the most allowed",
-                          "--max-jobs-per-day")  # fmt: skip
-        if rails.max_running is not None and running >= rails.max_running:
-            raise Refused(f"{running} jobs are running, the most allowed at once", "--max-running")
+        if day_cap is not None and today + jobs > day_cap:
+            raise Refused(f"{today} jobs were created today (UTC) and {jobs} more are asked; "
+                          f"the most allowed is {day_cap}", "--max-jobs-per-day")  # fmt: skip
+        if rails.max_running is not None and running + at_once > rails.max_running:
+            raise Refused(f"{running} jobs are running and {at_once} more would run at once; the "
+                          f"most allowed is {rails.max_running}", "--max-running")  # fmt: skip
 
     def created(self) -> None:
         """Count a job created."""

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 import msgspec
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -92,6 +93,18 @@ class FileSummary(TypedDict):
     bytes: int | None
     num_lines: int | None
     created_at: int | None
+
+
+class SweepSummary(TypedDict):
+    """What a sweep found."""
+
+    trials: dict[str, int]
+    best_job_id: str | None
+    best_params: dict[str, Any] | None
+    best_objective: float | None
+    best_model: str | None
+    steps_planned: int
+    steps_saved: int
 
 
 class Validation(TypedDict):
@@ -200,6 +213,13 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
         ]  # fmt: skip
 
     @server.tool(annotations=_READ)
+    async def get_model(model_id: str) -> ModelSummary:
+        """One model card (a fine-tuned model's id is its job's fine_tuned_model)."""
+        card = await _api(client.models.get(model_id))
+        return {"id": card.id, "type": card.type, "root": card.root, "job": card.job,
+                "archived": card.archived, "name": card.name}  # fmt: skip
+
+    @server.tool(annotations=_READ)
     async def list_files(limit: int = 20) -> list[FileSummary]:
         """Uploaded training files, newest first."""
         page = await _api(client.files.list(page_size=max(1, min(limit, 100))))
@@ -300,6 +320,77 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
         started = await _api(client.fine_tuning.jobs.start(job_id))
         logger.info("start_job: job %s started", job_id)
         return _summary(started, "fine_tuning")
+
+    @server.tool(annotations=_CREATE)
+    async def run_sweep(
+        model: str, training_files: list[str], ctx: Context, *,
+        learning_rate_min: float = 1e-5, learning_rate_max: float = 1e-3,
+        training_steps: list[int] | None = None, trials: int = 6, parallel: int = 2,
+    ) -> SweepSummary:  # fmt: skip
+        """A learning-rate (and steps) sweep of fine-tuning jobs, hopeless trials cancelled.
+
+        On Optuna; progress is sent as each trial ends. Every trial is a job, counted against
+        the jobs-per-session and per-day caps, and ``parallel`` against the running cap; with
+        a cost ceiling, the most expensive trial is estimated first.
+        """
+        rails.check_writable("run_sweep")
+        rails.check_model(model)
+        try:
+            from mistral_jobs_async import sweeps  # noqa: PLC0415 (the sweep extra)
+        except ModuleNotFoundError:
+            raise ToolError("this server has no sweep support (the sweep extra)") from None
+        import optuna  # noqa: PLC0415
+
+        steps = sorted(set(training_steps or [100]))
+        if trials < 1 or parallel < 1 or min(steps) < 1 or learning_rate_min <= 0:
+            raise ToolError("trials, parallel, steps and the learning rates must be positive")
+        ledger.check_create(await _api(running()), jobs=trials, at_once=parallel)
+        if rails.max_cost_per_job is not None:
+            probe = await _api(client.fine_tuning.jobs.estimate(
+                model=model, training_files=training_files, cancel=True, timeout=600,
+                hyperparameters={"training_steps": steps[-1], "learning_rate": learning_rate_max},
+            ))  # fmt: skip
+            rails.check_cost(probe.cost, probe.metadata.cost_currency)
+        space: dict[str, Any] = {
+            "learning_rate": optuna.distributions.FloatDistribution(
+                learning_rate_min, learning_rate_max, log=True
+            ),
+            "training_steps": optuna.distributions.CategoricalDistribution(steps),
+        }
+        # The runner's updates come synchronously; progress is sent from a task of its own.
+        send, receive = anyio.create_memory_object_stream[str](trials * 4)
+
+        def on_update(update: Any) -> None:
+            if update.state == "running":
+                ledger.created()
+                follower.follow("fine_tuning", update.job_id)
+            elif update.state in ("complete", "pruned", "failed"):
+                send.send_nowait(f"trial {update.number} {update.state}")
+
+        async def report() -> None:
+            ended = 0
+            async with receive:
+                async for message in receive:
+                    ended += 1
+                    await ctx.report_progress(ended, trials, message)
+
+        sweep = sweeps.Sweep(base={"model": model, "training_files": training_files},
+                             space=space, trials=trials, parallel=parallel)  # fmt: skip
+        runner = sweeps.SweepRunner(client, sweep, on_update=on_update)
+        async with anyio.create_task_group() as group:
+            group.start_soon(report)
+            async with send:
+                result = await _api(runner.run())
+        best = result.best
+        logger.info("run_sweep: %d trials on %s, best %s", trials, model,
+                    best.job_id if best else None)  # fmt: skip
+        return {
+            "trials": result.counts(), "best_job_id": best.job_id if best else None,
+            "best_params": best.params if best else None,
+            "best_objective": best.value if best else None,
+            "best_model": best.model if best else None,
+            "steps_planned": result.steps_planned, "steps_saved": result.steps_saved,
+        }  # fmt: skip
 
     @server.tool(annotations=_STOP)
     async def cancel_job(job_id: str, api: Api = "fine_tuning") -> JobSummary:
