@@ -180,9 +180,11 @@ def test_mistral_jobs_mcp_over_stdio(mistral_emulator: Emulator) -> None:
     anyio.run(drive)
 
 
+@pytest.mark.mistral_emulator(speed=300.0)
 def test_mistral_jobs_mcp_over_http(mistral_emulator: Emulator) -> None:
     """`mistral-jobs mcp --http` serves streamable HTTP at /mcp on loopback: the SDK's client
-    lists the tools and creates within the guardrails (here: the allowlist refuses)."""
+    creates a job, follows it to its end with progress notifications, cancels another, and
+    the allowlist refuses a third model."""
     import socket
     import subprocess
     import sys
@@ -190,14 +192,14 @@ def test_mistral_jobs_mcp_over_http(mistral_emulator: Emulator) -> None:
 
     import anyio
 
-    from .test_cli import cli_env
+    from .test_cli import KEY, cli_env
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "mistral_jobs_async", "mcp", "--http", "--port", str(port),
-         "--allow-model", "mistral-small-latest"],
+         "--allow-model", "open-mistral-7b"],
         env=cli_env(mistral_emulator), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -211,49 +213,41 @@ def test_mistral_jobs_mcp_over_http(mistral_emulator: Emulator) -> None:
             time.sleep(0.1)
 
         async def drive() -> None:
+            async with AsyncClient(KEY, base_url=mistral_emulator.url) as jobs_client:
+                file_id = await _file(jobs_client)
             async with Client(f"http://127.0.0.1:{port}/mcp") as mcp:
-                names = {tool.name for tool in (await mcp.list_tools()).tools}
-                assert "create_job" in names
-                refused = await mcp.call_tool(
-                    "create_job", {"model": "open-mistral-7b", "training_files": ["f"]}
-                )
-                assert refused.is_error
-                assert "--allow-model" in str(refused.content)
+                create = {"model": "open-mistral-7b", "training_files": [file_id]}
+                job = await _call(mcp, "create_job", **create)
+                messages: list[str] = []
+
+                async def on_progress(progress: float, total: float | None,
+                                      message: str | None) -> None:  # fmt: skip
+                    messages.append(message or "")
+
+                waited = await mcp.call_tool(
+                    "wait_for_job", {"job_id": job["id"], "timeout_seconds": 60},
+                    progress_callback=on_progress,
+                )  # fmt: skip
+                assert waited.structured_content is not None
+                assert waited.structured_content["status"] == "SUCCESS"
+                assert any(m.startswith("step ") for m in messages), messages
+                other = await _call(mcp, "create_job", **create)
+                cancelled = await _call(mcp, "cancel_job", job_id=other["id"])
+                assert cancelled["status"] in ("CANCELLATION_REQUESTED", "CANCELLED")
+                refused = await _refused(mcp, "create_job", model="mistral-large-latest",
+                                         training_files=[file_id])  # fmt: skip
+                assert "--allow-model" in refused
 
         anyio.run(drive)
     finally:
         server.terminate()
         server.wait(timeout=10)
         if server.stderr:
+            log = server.stderr.read().decode()
             server.stderr.close()
-    assert mistral_emulator.job_ids() == []
-
-
-async def test_a_job_resource_tells_its_listeners_when_the_job_changes(
-    emu: Emulator, client: AsyncClient
-) -> None:
-    """job://fine_tuning/{id} reads the job; a client listening to that URI is told when the
-    job's status changes (the server's shared watcher follows it once it is read)."""
-    import json
-
-    import anyio
-    from mcp.shared.subscriptions import ResourceUpdated
-
-    file_id = await _file(client)
-    job = await client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[file_id])
-    uri = f"job://fine_tuning/{job.id}"
-    server = build_server(client)
-    async with Client(server) as mcp, mcp.listen(resource_subscriptions=[uri]) as updates:
-        read = await mcp.read_resource(uri)  # from now on the server follows the job
-        assert json.loads(read.contents[0].text)["status"] == "QUEUED"  # type: ignore[union-attr]
-        with anyio.fail_after(30):
-            first = await updates.__anext__()  # the follower's first sight of it
-        emu.set_status(job.id, "RUNNING", hold=True)
-        with anyio.fail_after(30):
-            changed = await updates.__anext__()
-        assert first == changed == ResourceUpdated(uri)
-        again = await mcp.read_resource(uri)
-        assert json.loads(again.contents[0].text)["status"] == "RUNNING"  # type: ignore[union-attr]
+    assert "create_job: job" in log
+    assert KEY not in log
+    assert len(mistral_emulator.job_ids()) == 2
 
 
 def test_a_fastapi_app_mounts_the_same_server(mistral_emulator: Emulator) -> None:
