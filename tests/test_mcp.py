@@ -110,6 +110,12 @@ async def test_each_guardrail_refuses_and_creates_nothing(
     assert "--max-jobs-per-session" in text
     assert (await client.fine_tuning.jobs.list()).total == 1
 
+    async with Client(build_server(client, Guardrails(max_jobs_per_day=0,
+                                                      max_running=None))) as mcp:  # fmt: skip
+        text = await _refused(mcp, "create_job", **create)
+    assert "--max-jobs-per-day" in text
+    assert (await client.fine_tuning.jobs.list()).total == 1
+
     async with Client(build_server(client, Guardrails(max_running=1))) as mcp:
         text = await _refused(mcp, "create_job", **create)
     assert "1 jobs are running" in text
@@ -145,6 +151,7 @@ async def test_read_only_refuses_every_mutating_tool(client: AsyncClient) -> Non
             ("estimate_job", {"model": "open-mistral-7b", "training_files": ["f"]}),
             ("start_job", {"job_id": "j"}),
             ("cancel_job", {"job_id": "j"}),
+            ("run_sweep", {"model": "open-mistral-7b", "training_files": ["f"]}),
         ):
             assert "read-only" in await _refused(mcp, tool, **arguments), tool
         assert (await _call(mcp, "list_jobs"))["total"] == 0
@@ -305,3 +312,30 @@ async def test_a_sweep_runs_within_the_guardrails(emu: Emulator, client: AsyncCl
     assert summary["best_job_id"]
     assert len(messages) == 4
     assert (await client.fine_tuning.jobs.list()).total == 4
+
+
+async def test_a_job_resource_tells_its_listeners_when_the_job_changes(
+    emu: Emulator, client: AsyncClient
+) -> None:
+    """job://fine_tuning/{id} reads the job; a client listening to that URI is told when the
+    job's status changes (the server's shared watcher follows it once it is read)."""
+    import json
+
+    import anyio
+    from mcp.shared.subscriptions import ResourceUpdated
+
+    file_id = await _file(client)
+    job = await client.fine_tuning.jobs.create(model="open-mistral-7b", training_files=[file_id])
+    uri = f"job://fine_tuning/{job.id}"
+    server = build_server(client)
+    async with Client(server) as mcp, mcp.listen(resource_subscriptions=[uri]) as updates:
+        read = await mcp.read_resource(uri)  # from now on the server follows the job
+        assert json.loads(read.contents[0].text)["status"] == "QUEUED"  # type: ignore[union-attr]
+        with anyio.fail_after(30):
+            first = await updates.__anext__()  # the follower's first sight of it
+        emu.set_status(job.id, "RUNNING", hold=True)
+        with anyio.fail_after(30):
+            changed = await updates.__anext__()
+        assert first == changed == ResourceUpdated(uri)
+        again = await mcp.read_resource(uri)
+        assert json.loads(again.contents[0].text)["status"] == "RUNNING"  # type: ignore[union-attr]
