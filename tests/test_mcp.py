@@ -4,6 +4,7 @@ schemas and annotations, progress while waiting, and every guardrail."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -339,3 +340,17 @@ async def test_a_job_resource_tells_its_listeners_when_the_job_changes(
         assert first == changed == ResourceUpdated(uri)
         again = await mcp.read_resource(uri)
         assert json.loads(again.contents[0].text)["status"] == "RUNNING"  # type: ignore[union-attr]
+
+
+async def test_validation_reads_only_inside_the_files_root(
+    client: AsyncClient, tmp_path: Path
+) -> None:
+    """validate_training_file checks a file inside files_root; one outside is refused."""
+    (tmp_path / "train.jsonl").write_bytes(GOOD_JSONL)
+    rails = Guardrails(files_root=str(tmp_path))
+    async with Client(build_server(client, rails)) as mcp:
+        report = await _call(mcp, "validate_training_file", path=str(tmp_path / "train.jsonl"))
+        assert report["ok"]
+        assert report["valid_samples"] == 20
+        text = await _refused(mcp, "validate_training_file", path="/etc/hostname")
+    assert "--files-root" in text

@@ -48,6 +48,9 @@ def add_mcp_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
                      help="jobs running at once (default: 3; 'none')")  # fmt: skip
     mcp.add_argument("--allow-model", action="append", metavar="MODEL",
                      help="a base model jobs may name (repeatable; default: any)")  # fmt: skip
+    mcp.add_argument("--files-root", default=".", metavar="DIR",
+                     help="the folder validate_training_file may read in (default: the "
+                     "current one; 'any' for anywhere)")  # fmt: skip
     mcp.add_argument("--max-cost", type=float, metavar="AMOUNT",
                      help="the most a job may cost, by its estimate (default: none)")  # fmt: skip
 
@@ -76,6 +79,7 @@ async def serve_mcp(client: AsyncClient, args: argparse.Namespace, out: Output) 
         max_running=args.max_running,
         allowed_models=frozenset(args.allow_model) if args.allow_model else None,
         max_cost_per_job=args.max_cost,
+        files_root=None if args.files_root == "any" else args.files_root,
     )
     handler = logging.StreamHandler(out.errors if out.errors is not sys.stdout else sys.stderr)
     handler.setFormatter(logging.Formatter("mistral-jobs mcp: %(message)s"))

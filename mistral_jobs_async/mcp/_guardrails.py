@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -40,6 +41,18 @@ class Guardrails:
     allowed_models: frozenset[str] | None = None
     #: The most one job may cost, as its estimate at VALIDATED says (None: no ceiling).
     max_cost_per_job: float | None = None
+    #: The folder ``validate_training_file`` may read in (None: anywhere the server can read).
+    files_root: str | None = "."
+
+    def check_path(self, path: str) -> Path:
+        """The file ``path`` names, refused outside ``files_root``."""
+        resolved = Path(path).resolve()
+        if self.files_root is not None:
+            root = Path(self.files_root).resolve()
+            if not resolved.is_relative_to(root):
+                raise Refused(f"{path} is outside the folder files may be read from ({root})",
+                              "--files-root")  # fmt: skip
+        return resolved
 
     def check_writable(self, tool: str) -> None:
         """Refuse a mutating tool in read-only mode."""

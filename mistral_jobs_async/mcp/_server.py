@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any, Literal
 
 import anyio
@@ -239,7 +238,7 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
 
         from mistral_jobs_async.datasets import validate_file  # noqa: PLC0415
 
-        source = Path(path)
+        source = rails.check_path(path)
         if not await anyio.Path(source).is_file():
             raise ToolError(f"{path}: not a readable file on the server")
         report = await anyio.to_thread.run_sync(lambda: validate_file(source, model=model))
