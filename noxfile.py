@@ -1,4 +1,5 @@
-"""Development sessions: tests, lint, typecheck, demo, example, bench, soak, emulator, compat."""
+"""Development sessions: tests, lint, typecheck, docs, demo, example, bench, soak, emulator,
+compat."""
 
 from __future__ import annotations
 
@@ -29,6 +30,19 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package, tests and benchmarks."""
     session.install("-e", ".[lint]")
     session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site (MkDocs Material, mkdocstrings) in strict mode: a broken
+    link or a missing reference fails. ``nox -s docs -- serve`` serves it instead."""
+    session.install("-e", ".[docs]")
+    session.env["NO_MKDOCS_2_WARNING"] = "1"
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", *session.posargs[1:])
+        return
+    site = session.create_tmp()
+    session.run("mkdocs", "build", "--strict", "--site-dir", f"{site}/site")
 
 
 @nox.session
