@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import asyncio
 import gzip
@@ -252,3 +253,29 @@ def test_cli_modules_are_small_and_described() -> None:
         assert ast.get_docstring(ast.parse(source)), path.name
         if path.name != "__init__.py":
             assert f"``{path.stem}``" in doc, path.name
+
+
+def test_the_cli_reference_is_written_from_the_parser() -> None:
+    """The docs' CLI reference (put into cli.md when the site is built) has a section for
+    every command and action the parser knows, with their options; cli.md keeps the marker."""
+    from pathlib import Path
+
+    from mistral_jobs_async._cli._parser import build_parser
+    from mistral_jobs_async._cli._reference import render_reference
+
+    reference = render_reference()
+
+    def actions_of(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                return dict(action.choices)
+        return {}
+
+    for name, command in actions_of(build_parser()).items():
+        assert f"### `mistral-jobs {name}`" in reference
+        for action_name in actions_of(command):
+            assert f"#### `mistral-jobs {name} {action_name}`" in reference
+    assert "`--max-cost`" in reference
+    assert "`--invalid-sample-skip-percentage`" in reference
+    docs = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+    assert "<!-- cli-reference -->" in docs.read_text(encoding="utf-8")

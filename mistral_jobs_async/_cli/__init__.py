@@ -14,6 +14,7 @@ Modules:
 * ``_models``: ``models``: list, get, update, archive, unarchive and delete model cards.
 * ``_sweep``: ``sweep CONFIG.toml``: a hyperparameter sweep (the ``sweep`` extra).
 * ``_mcp``: ``mcp``: the MCP server for agents and its guardrails (the ``mcp`` extra).
+* ``_reference``: the CLI reference in Markdown, written from the parser (for the docs site).
 * ``_watch``: ``watch``: the board of watched jobs (by id, or ``--all`` of them), its three
   renderings (JSON lines, live table, plain lines) with the latest training loss, the
   parked-VALIDATED hint, ``--until`` and the closing summary.
