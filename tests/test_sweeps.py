@@ -368,3 +368,5 @@ def test_a_sweep_is_checked_before_it_spends_anything(tmp_path: Path) -> None:
     row = TrialRow(0, "complete", {"model": "a"}, 1.0, 10, 10, "j", "ft:a", None)
     assert row.record()["params.model"] == "a"
     assert row.record()["model"] == "ft:a"
+    update = TrialUpdate(0, "running", {"step": 3})
+    assert (update.record()["params.step"], update.record()["step"]) == (3, None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mistral_jobs_async import AsyncClient
 from mistral_jobs_async._cli._errors import EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE, CliError
@@ -67,7 +67,7 @@ async def run_sweep_command(client: AsyncClient, args: argparse.Namespace, out: 
 
         def show(update: TrialUpdate) -> None:
             if out.json:
-                out.emit({"event": "trial", **_update_record(update)})
+                out.emit({"event": "trial", **update.record()})
             elif update.state != "reported":
                 out.line(_update_line(update))
 
@@ -124,12 +124,6 @@ def _number(value: object) -> str:
     if value is None:
         return "-"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _update_record(update: TrialUpdate) -> dict[str, Any]:
-    return {"trial": update.number, "state": update.state, **update.params,
-            "job_id": update.job_id, "value": update.value, "step": update.step,
-            "reason": update.reason}  # fmt: skip
 
 
 def _update_line(update: TrialUpdate) -> str:

@@ -20,7 +20,6 @@ from mistral_jobs_async.models.requests import CreateFineTuningJobRequest, Creat
 __all__ = [
     "CREATE_PARAMETERS",
     "HYPERPARAMETERS",
-    "RESERVED",
     "Sweep",
     "default_objective",
     "default_request",
@@ -39,11 +38,6 @@ CREATE_PARAMETERS = {
     "forge": frozenset(f.name for f in msgspec.structs.fields(CreateForgeJobRequest))
     - {"hyperparameters", "auto_start"},
 }
-#: Names a trial's record keeps for itself: a searched value of that name is shown as
-#: ``params.<name>``.
-RESERVED = frozenset(
-    {"trial", "state", "objective", "steps", "planned_steps", "job_id", "model", "reason"}
-)
 
 
 def default_request(api: str, base: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:

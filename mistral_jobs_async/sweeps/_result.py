@@ -10,9 +10,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from mistral_jobs_async.sweeps._config import RESERVED
-
-__all__ = ["SweepResult", "TrialRow", "result_of"]
+__all__ = ["SweepResult", "TrialRow", "flat_record", "result_of"]
 
 _STATES = {
     TrialState.COMPLETE: "complete",
@@ -21,6 +19,19 @@ _STATES = {
     TrialState.RUNNING: "running",
     TrialState.WAITING: "waiting",
 }
+
+
+def flat_record(
+    head: dict[str, Any], params: dict[str, Any], tail: dict[str, Any]
+) -> dict[str, Any]:
+    """A trial's record: ``head``, its searched values, then ``tail``.
+
+    A value whose name the record uses for itself (a search over ``model``) is kept apart as
+    ``params.<name>``.
+    """
+    taken = head.keys() | tail.keys()
+    flat = {(f"params.{k}" if k in taken else k): v for k, v in params.items()}
+    return {**head, **flat, **tail}
 
 
 @dataclass(frozen=True)
@@ -39,12 +50,12 @@ class TrialRow:
 
     def record(self) -> dict[str, Any]:
         """The row as a JSON-ready dict (``params`` flattened into it)."""
-        params = {(f"params.{k}" if k in RESERVED else k): v for k, v in self.params.items()}
-        return {
-            "trial": self.number, "state": self.state, **params, "objective": self.value,
-            "steps": self.steps_run, "planned_steps": self.planned_steps,
-            "job_id": self.job_id, "model": self.model, "reason": self.reason,
-        }  # fmt: skip
+        return flat_record(
+            {"trial": self.number, "state": self.state}, self.params,
+            {"objective": self.value, "steps": self.steps_run,
+             "planned_steps": self.planned_steps, "job_id": self.job_id, "model": self.model,
+             "reason": self.reason},
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from mistral_jobs_async._exceptions import (
     TransportError,
 )
 from mistral_jobs_async.sweeps._config import Sweep
-from mistral_jobs_async.sweeps._result import SweepResult, result_of
+from mistral_jobs_async.sweeps._result import SweepResult, flat_record, result_of
 from mistral_jobs_async.watcher import (
     CheckpointReported,
     JobVanished,
@@ -64,6 +64,14 @@ class TrialUpdate:
     value: float | None = None
     step: int | None = None
     reason: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The update as a JSON-ready dict (the searched values flattened into it)."""
+        return flat_record(
+            {"trial": self.number, "state": self.state}, self.params,
+            {"job_id": self.job_id, "value": self.value, "step": self.step,
+             "reason": self.reason},
+        )  # fmt: skip
 
 
 @dataclass
