@@ -8,8 +8,8 @@ day, jobs running at once, allowed models, a cost ceiling per job, read-only.
 a FastAPI app.
 
 Modules: ``_guardrails`` (the limits and what they refuse), ``_server`` (the tools and
-resources), ``_follow`` (the shared watchers that keep job resources fresh), ``_mount`` (in
-a FastAPI app).
+resources), ``_results`` (the tools' typed results), ``_follow`` (the shared watchers that
+keep job resources fresh), ``_mount`` (in a FastAPI app).
 """
 
 from __future__ import annotations

@@ -65,6 +65,12 @@ class Guardrails:
             allowed = ", ".join(sorted(self.allowed_models)) or "none"
             raise Refused(f"model {model!r} is not allowed (allowed: {allowed})", "--allow-model")
 
+    def check_running(self, running: int, at_once: int = 1) -> None:
+        """Refuse ``at_once`` more jobs running beside the ``running`` ones, past the cap."""
+        if self.max_running is not None and running + at_once > self.max_running:
+            raise Refused(f"{running} jobs are running and {at_once} more would run at once; the "
+                          f"most allowed is {self.max_running}", "--max-running")  # fmt: skip
+
     def check_cost(self, cost: float | None, currency: str | None) -> None:
         """Refuse a job whose estimate is over the ceiling (or unknown, with a ceiling)."""
         ceiling = self.max_cost_per_job
@@ -103,9 +109,7 @@ class Ledger:
         if day_cap is not None and today + jobs > day_cap:
             raise Refused(f"{today} jobs were created today (UTC) and {jobs} more are asked; "
                           f"the most allowed is {day_cap}", "--max-jobs-per-day")  # fmt: skip
-        if rails.max_running is not None and running + at_once > rails.max_running:
-            raise Refused(f"{running} jobs are running and {at_once} more would run at once; the "
-                          f"most allowed is {rails.max_running}", "--max-running")  # fmt: skip
+        rails.check_running(running, at_once)
 
     def created(self) -> None:
         """Count a job created."""

@@ -1,8 +1,9 @@
 """The MCP server: tools over one client, behind the guardrails its owner set.
 
 Built on the official MCP Python SDK's ``MCPServer`` (the SDK's FastMCP, renamed in 2.x).
-Results are typed (``TypedDict``: the SDK turns them into output schemas), and each tool
-carries the annotations that tell a client what is safe: read-only, destructive, idempotent.
+Results are typed (``TypedDict`` in ``_results``: the SDK turns them into output schemas),
+and each tool carries the annotations that tell a client what is safe: read-only,
+destructive, idempotent.
 """
 
 from __future__ import annotations
@@ -13,17 +14,27 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 import anyio
-import msgspec
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp_types import ToolAnnotations
-from typing_extensions import TypedDict  # pydantic (the SDK's) needs it before Python 3.12
 
 from mistral_jobs_async._client import AsyncClient
 from mistral_jobs_async._exceptions import MistralJobsError, WaitTimeoutError
 from mistral_jobs_async.mcp._follow import Follower
 from mistral_jobs_async.mcp._guardrails import Guardrails, Ledger
+from mistral_jobs_async.mcp._results import (
+    Estimate,
+    FileSummary,
+    JobList,
+    JobSummary,
+    ModelSummary,
+    SweepSummary,
+    Validation,
+    estimate_of,
+    job_summary,
+    json_of,
+)
 from mistral_jobs_async.watcher import CheckpointReported, Transition
 
 __all__ = ["build_server"]
@@ -39,98 +50,6 @@ _STOP = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_
 #: Statuses of jobs that count as running for ``max_running`` (a parked VALIDATED job costs
 #: nothing until started).
 _ACTIVE = frozenset({"QUEUED", "VALIDATING", "STARTED", "RUNNING", "CANCELLATION_REQUESTED"})
-
-
-class JobSummary(TypedDict):
-    """A job in a few fields."""
-
-    id: str
-    api: str
-    status: str
-    model: str | None
-    created_at: int | None
-    fine_tuned_model: str | None
-    latest_train_loss: float | None
-
-
-class JobList(TypedDict):
-    """Jobs, newest first."""
-
-    jobs: list[JobSummary]
-    total: int
-
-
-class Estimate(TypedDict):
-    """The service's figures for a job, read at VALIDATED."""
-
-    job_id: str
-    status: str
-    cost: float | None
-    cost_currency: str | None
-    train_tokens: int | None
-    data_tokens: int | None
-    expected_duration_seconds: int | None
-    cancelled: bool
-
-
-class ModelSummary(TypedDict):
-    """A model card in a few fields."""
-
-    id: str
-    type: str | None
-    root: str | None
-    job: str | None
-    archived: bool | None
-    name: str | None
-
-
-class FileSummary(TypedDict):
-    """An uploaded file in a few fields."""
-
-    id: str
-    filename: str | None
-    bytes: int | None
-    num_lines: int | None
-    created_at: int | None
-
-
-class SweepSummary(TypedDict):
-    """What a sweep found."""
-
-    trials: dict[str, int]
-    best_job_id: str | None
-    best_params: dict[str, Any] | None
-    best_objective: float | None
-    best_model: str | None
-    steps_planned: int
-    steps_saved: int
-
-
-class Validation(TypedDict):
-    """A local check of a training file."""
-
-    path: str
-    ok: bool
-    lines: int
-    valid_samples: int
-    errors: int
-    first_problems: list[str]
-    tokens: int
-    tokens_exact: bool
-
-
-def _summary(job: Any, api: str) -> JobSummary:
-    checkpoint = job.latest_checkpoint
-    loss = checkpoint.metrics.train_loss if checkpoint and checkpoint.metrics else None
-    model = getattr(job, "model", None)
-    config = getattr(job, "model_config", None)
-    if model is None and config is not None:
-        model = config.base_model
-    made = getattr(job, "fine_tuned_model", None) or getattr(job, "output_model", None)
-    return {
-        "id": job.id, "api": api, "status": job.status, "model": model,
-        "created_at": job.created_at, "fine_tuned_model": made, "latest_train_loss": loss,
-    }  # fmt: skip
 
 
 def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> MCPServer:
@@ -163,18 +82,18 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
     async def fine_tuning_job(job_id: str) -> str:
         """A fine-tuning job (followed from then on: listen to hear when it changes)."""
         follower.follow("fine_tuning", job_id)
-        return _json(await _api(client.fine_tuning.jobs.get(job_id)))
+        return json_of(await _api(client.fine_tuning.jobs.get(job_id)))
 
     @server.resource("job://forge/{job_id}", mime_type="application/json")
     async def forge_job(job_id: str) -> str:
         """A Forge job (followed from then on: listen to hear when it changes)."""
         follower.follow("forge", job_id)
-        return _json(await _api(client.forge.jobs.get(job_id)))
+        return json_of(await _api(client.forge.jobs.get(job_id)))
 
     @server.resource("model://{model_id}", mime_type="application/json")
     async def model(model_id: str) -> str:
         """A model card (base or fine-tuned)."""
-        return _json(await _api(client.models.get(model_id)))
+        return json_of(await _api(client.models.get(model_id)))
 
     def jobs(api: Api) -> Any:
         return client.forge.jobs if api == "forge" else client.fine_tuning.jobs
@@ -194,12 +113,12 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
         pager = jobs(api).list(page_size=size, status=status) if api == "fine_tuning" and status \
             else jobs(api).list(page_size=size)  # fmt: skip
         page = await _api(pager)
-        return {"jobs": [_summary(j, api) for j in page.data], "total": page.total}
+        return {"jobs": [job_summary(j, api) for j in page.data], "total": page.total}
 
     @server.tool(annotations=_READ)
     async def get_job(job_id: str, api: Api = "fine_tuning") -> JobSummary:
         """One job, with its latest training loss."""
-        return _summary(await _api(jobs(api).get(job_id)), api)
+        return job_summary(await _api(jobs(api).get(job_id)), api)
 
     @server.tool(annotations=_READ)
     async def list_models(fine_tuned_only: bool = False) -> list[ModelSummary]:
@@ -234,8 +153,6 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
 
         Mistral's rules and tokenizer: every problem by line, and the file's tokens.
         """
-        import anyio  # noqa: PLC0415
-
         from mistral_jobs_async.datasets import validate_file  # noqa: PLC0415
 
         source = rails.check_path(path)
@@ -266,7 +183,7 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
         ))  # fmt: skip
         logger.info("estimate_job: job %s created and cancelled (cost %s %s)",
                     estimate.job.id, estimate.cost, estimate.metadata.cost_currency)  # fmt: skip
-        return _estimate(estimate)
+        return estimate_of(estimate)
 
     @server.tool(annotations=_CREATE)
     async def create_job(model: str, training_files: list[str],
@@ -301,7 +218,7 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
         follower.follow("fine_tuning", job.id)
         logger.info("create_job: job %s created on %s (session total %d)", job.id, model,
                     ledger.session)  # fmt: skip
-        return _summary(job, "fine_tuning")
+        return job_summary(job, "fine_tuning")
 
     @server.tool(annotations=_CREATE)
     async def start_job(job_id: str) -> JobSummary:
@@ -310,15 +227,13 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
         job = await _api(client.fine_tuning.jobs.get(job_id))
         rails.check_model(job.model or "")
         if rails.max_running is not None:
-            ledger_running = await _api(running())
-            if ledger_running >= rails.max_running:
-                ledger.check_create(ledger_running)
+            rails.check_running(await _api(running()))
         metadata = job.metadata
         rails.check_cost(metadata.cost if metadata else None,
                          metadata.cost_currency if metadata else None)  # fmt: skip
         started = await _api(client.fine_tuning.jobs.start(job_id))
         logger.info("start_job: job %s started", job_id)
-        return _summary(started, "fine_tuning")
+        return job_summary(started, "fine_tuning")
 
     @server.tool(annotations=_CREATE)
     async def run_sweep(
@@ -397,7 +312,7 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
         rails.check_writable("cancel_job")
         job = await _api(jobs(api).cancel(job_id))
         logger.info("cancel_job: %s job %s cancelled", api, job_id)
-        return _summary(job, api)
+        return job_summary(job, api)
 
     @server.tool(annotations=_READ)
     async def wait_for_job(job_id: str, ctx: Context, api: Api = "fine_tuning",
@@ -409,13 +324,13 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
         changes = 0
         try:
             async with jobs(api).watch([job_id], progress=True) as events:
-                with _deadline(timeout_seconds):
+                with anyio.move_on_after(timeout_seconds):
                     async for event in events:
                         changes += 1
                         if isinstance(event, Transition):
                             await ctx.report_progress(changes, None, f"status {event.status}")
                             if event.terminal:
-                                return _summary(event.job, api)
+                                return job_summary(event.job, api)
                         elif isinstance(event, CheckpointReported):
                             await ctx.report_progress(
                                 changes, None, f"step {event.step}: loss {event.train_loss}"
@@ -423,36 +338,14 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
         except MistralJobsError as exc:
             raise ToolError(str(exc)) from None
         job = await _api(jobs(api).get(job_id))
-        return _summary(job, api)
+        return job_summary(job, api)
 
     return server
-
-
-def _json(model: Any) -> str:
-    """A model as the JSON of a resource."""
-    return msgspec.json.encode(model).decode()
-
-
-def _deadline(seconds: float) -> Any:
-    import anyio  # noqa: PLC0415
-
-    return anyio.move_on_after(seconds)
 
 
 def _hyper(steps: int | None, rate: float | None) -> dict[str, Any] | None:
     given = {"training_steps": steps, "learning_rate": rate}
     return {k: v for k, v in given.items() if v is not None} or None
-
-
-def _estimate(estimate: Any) -> Estimate:
-    meta = estimate.metadata
-    return {
-        "job_id": estimate.job.id, "status": estimate.job.status, "cost": meta.cost,
-        "cost_currency": meta.cost_currency, "train_tokens": meta.train_tokens,
-        "data_tokens": meta.data_tokens,
-        "expected_duration_seconds": meta.expected_duration_seconds,
-        "cancelled": estimate.cancelled,
-    }  # fmt: skip
 
 
 async def _api(call: Any) -> Any:
