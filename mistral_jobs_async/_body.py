@@ -15,9 +15,11 @@ The client unpacks bodies itself instead of leaving it to aiohttp, for three rea
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
+import aiohttp
 import anyio.lowlevel
 
 __all__ = ["ACCEPT_ENCODING", "CHUNK", "BadBody", "BodyTooLarge", "copy_body", "read_body"]
@@ -26,6 +28,8 @@ __all__ = ["ACCEPT_ENCODING", "CHUNK", "BadBody", "BodyTooLarge", "copy_body", "
 ACCEPT_ENCODING = "gzip, deflate"
 #: Bytes read from the connection at a time.
 CHUNK = 64 * 1024
+#: Content-Encoding values that mean the body is sent as it is.
+_IDENTITY = ("", "identity")
 #: The most one zlib call may produce before the loop gets a turn and the limit a check.
 PIECE = 1024 * 1024
 
@@ -94,15 +98,34 @@ class _Unpacker:
 
 
 async def read_body(
-    chunks: AsyncIterator[bytes], *, encoding: str, length: int | None, limit: int
-) -> bytearray:
-    """The whole body from ``chunks``, unpacked, refused past ``limit`` bytes either way.
+    content: aiohttp.StreamReader,
+    *,
+    encoding: str,
+    length: int | None,
+    limit: int,
+    deadline: float | None = None,
+) -> bytes | bytearray:
+    """The whole body from ``content``, unpacked, refused past ``limit`` bytes either way.
 
     ``length`` is the Content-Length, if sent: a body announced larger than the limit is
-    refused before a byte of it is read.
+    refused before a byte of it is read. Past ``deadline`` (the loop's clock), unpacking
+    stops with ``TimeoutError``: data already received is read without a wait, where
+    aiohttp's own timer would not look.
     """
     if length is not None and length > limit:
         raise BodyTooLarge(unpacked=False)
+    if length is not None and encoding.strip().lower() in _IDENTITY:
+        # The common answer (a job, a page): aiohttp's parser hands over exactly Content-Length
+        # bytes, nothing to unpack, so one read does it (a third of the chunk loop's CPU).
+        return await content.read()
+    return await _read_chunks(
+        content.iter_chunked(CHUNK), encoding=encoding, limit=limit, deadline=deadline
+    )
+
+
+async def _read_chunks(
+    chunks: AsyncIterator[bytes], *, encoding: str, limit: int, deadline: float | None
+) -> bytearray:
     unpacker = _Unpacker(encoding)
     body = bytearray()
     received = 0
@@ -121,6 +144,8 @@ async def read_body(
                 # the loop (and the request's deadline) in once per PIECE.
                 since_checkpoint = 0
                 await anyio.lowlevel.checkpoint()
+                if deadline is not None and asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError
     unpacker.finish()
     return body
 

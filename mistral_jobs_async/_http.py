@@ -92,12 +92,19 @@ class _Request:
 class _Answer:
     """What came back: status, headers and the (unpacked) body."""
 
-    __slots__ = ("body", "headers", "status")
+    __slots__ = ("body", "headers", "request_id", "status")
 
-    def __init__(self, status: int, headers: Mapping[str, str], body: bytearray) -> None:
+    def __init__(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes | bytearray,
+        request_id: str | None,
+    ) -> None:
         self.status = status
         self.headers = headers
         self.body = body
+        self.request_id = request_id
 
 
 class HttpClient:
@@ -129,9 +136,15 @@ class HttpClient:
         self.timeout = timeout
         # The whole-attempt deadline is ours (anyio); aiohttp bounds each connect and read,
         # which is all an upload gets (its body may take longer than one timeout to send).
+        # A streamed body (an upload, a download) may take longer than the timeout: the
+        # connection and each read are bounded instead. Any other attempt is bounded whole by
+        # aiohttp's total timeout: the timer it keeps anyway, where an asyncio.timeout around
+        # the attempt plus aiohttp's per-read timer cost a fifth of the client's CPU per
+        # request (benchmarks/bench_client.py).
         self._socket_timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=timeout, sock_read=timeout
         )
+        self._attempt_timeout = self._timeouts(timeout)
         self._session = session
         self._own_session = session is None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -140,6 +153,16 @@ class HttpClient:
         #: Who this client is to the service, as a hash of its URL and key (never the key):
         #: what tells organisations apart where processes share state (Redis keys).
         self.identity = hashlib.sha256(f"{self.base_url}\n{api_key}".encode()).hexdigest()[:16]
+
+    def _timeouts(self, total: float) -> aiohttp.ClientTimeout:
+        # ceil_threshold: aiohttp would round a deadline of 5 s or more up to a whole second.
+        return aiohttp.ClientTimeout(
+            total=total, sock_connect=self.timeout, ceil_threshold=float("inf")
+        )
+
+    @staticmethod
+    def _loop_time() -> float:
+        return asyncio.get_running_loop().time()
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self.closed:
@@ -243,7 +266,6 @@ class HttpClient:
         recover: Recover[T] | None = None,
     ) -> T:
         """Attempts of ``sent`` under the retry policy, each answer turned into ``T``."""
-        self._get_session()  # a closed client, or another loop, fails before anything else
         method, url = sent.method, sent.url
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "DELETE", "PUT", "OPTIONS")
@@ -252,24 +274,17 @@ class HttpClient:
         streamed = sent.upload is not None or sent.sink is not None
 
         async def attempt() -> T:
-            # Looked up per attempt: the client may be closed while a retry waits.
+            # Looked up per attempt, first: a closed client or another loop fails before
+            # anything else, and the client may be closed while a retry waits.
             session = self._get_session()
             if self.budget is not None:
                 await self.budget.acquire()  # before the timeout: waiting is not the server's
             try:
-                if streamed:
-                    return await self._send(session, sent, finish)
-                with anyio.move_on_after(self.timeout):
-                    return await self._send(session, sent, finish)
+                return await self._send(session, sent, finish, streamed=streamed)
             except RateLimitError as exc:
                 if self.budget is not None:
                     await self.budget.rate_limited(exc.retry_after)
                 raise
-            raise RequestTimeoutError(
-                f"no complete answer within the timeout ({self.timeout:g}s)",
-                method=method,
-                url=url,
-            )
 
         policy = retry or self.retry
         once = (sent.upload is not None and not sent.upload.repeatable) or (
@@ -286,35 +301,45 @@ class HttpClient:
         session: aiohttp.ClientSession,
         sent: _Request,
         finish: Callable[[_Answer, str | None], T],
+        *,
+        streamed: bool,
     ) -> T:
-        answer = await self._exchange(session, sent)
-        headers = answer.headers
-        request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
-        if answer.status >= 400:
-            raise error_answer(
-                answer.status, answer.body, headers, request_id=request_id, method=sent.method,
-                url=sent.url, clock=self.retry.clock,
-            )  # fmt: skip
-        return finish(answer, request_id)
-
-    async def _exchange(self, session: aiohttp.ClientSession, sent: _Request) -> _Answer:
-        """One request and its answer, following same-origin redirects (a few at most)."""
+        """One attempt: a request, following same-origin redirects (a few at most), its answer
+        finished, all within the timeout unless a body is streamed."""
+        if streamed:
+            timeout, deadline = self._socket_timeout, None
+        else:
+            timeout, deadline = self._attempt_timeout, self._loop_time() + self.timeout
         for _ in range(_MAX_REDIRECTS + 1):
-            answer = await self._once(session, sent)
-            location = answer.headers.get("Location")
-            if not 300 <= answer.status < 400 or location is None:
-                return answer
-            target = redirect_target(
-                sent.method, sent.url, answer.status, location, allowed=self._origin,
-                base_url=self.base_url, replayable=sent.upload is None and sent.sink is None,
-            )  # fmt: skip
-            sent = replace(sent, url=target, params=None)  # the target carries its query
+            answer = await self._once(session, sent, timeout, deadline)
+            status = answer.status
+            if 300 <= status < 400 and (location := answer.headers.get("Location")) is not None:
+                target = redirect_target(
+                    sent.method, sent.url, status, location, allowed=self._origin,
+                    base_url=self.base_url, replayable=sent.upload is None and sent.sink is None,
+                )  # fmt: skip
+                sent = replace(sent, url=target, params=None)  # the target carries its query
+                if deadline is not None:  # the next hop gets what is left
+                    timeout = self._timeouts(max(deadline - self._loop_time(), 0.001))
+                continue
+            if status >= 400:
+                raise error_answer(
+                    status, answer.body, answer.headers, request_id=answer.request_id,
+                    method=sent.method, url=sent.url, clock=self.retry.clock,
+                )  # fmt: skip
+            return finish(answer, answer.request_id)
         raise RedirectError(
             f"{sent.method} {shown(sent.url)}: more than {_MAX_REDIRECTS} redirects",
             status_code=0, location=shown(sent.url), method=sent.method, url=sent.url,
         )  # fmt: skip
 
-    async def _once(self, session: aiohttp.ClientSession, sent: _Request) -> _Answer:
+    async def _once(
+        self,
+        session: aiohttp.ClientSession,
+        sent: _Request,
+        timeout: aiohttp.ClientTimeout,
+        deadline: float | None,
+    ) -> _Answer:
         method, url, json, upload = sent.method, sent.url, sent.json, sent.upload
         headers = self._headers if json is None else self._json_headers
         data: Any = json
@@ -335,7 +360,7 @@ class HttpClient:
         try:
             async with session.request(
                 method, url, params=sent.params, data=data, headers=headers,
-                timeout=self._socket_timeout, raise_for_status=False, allow_redirects=False,
+                timeout=timeout, raise_for_status=False, allow_redirects=False,
                 auto_decompress=False,
             ) as response:  # fmt: skip
                 status = response.status
@@ -347,9 +372,9 @@ class HttpClient:
                 if "Date" in response_headers:
                     self._last_date = (response_headers["Date"], time.time())
                 if 300 <= status < 400 and "Location" in response_headers:
-                    body = bytearray()  # not read: the redirect is followed or refused
+                    body: bytes | bytearray = b""  # not read: the redirect is followed or refused
                 elif sent.sink is not None and 200 <= status < 300:
-                    body = bytearray()  # the body goes to the sink, never into memory
+                    body = b""  # the body goes to the sink, never into memory
                     await sent.sink.begin()
                     await copy_body(
                         response.content.iter_chunked(CHUNK),
@@ -358,10 +383,11 @@ class HttpClient:
                     )
                 else:
                     body = await read_body(
-                        response.content.iter_chunked(CHUNK),
+                        response.content,
                         encoding=response_headers.get("Content-Encoding", ""),
                         length=response.content_length,
                         limit=self.max_response_bytes,
+                        deadline=deadline,
                     )
         except BodyTooLarge as exc:
             how = "once unpacked" if exc.unpacked else "as sent"
@@ -382,7 +408,11 @@ class HttpClient:
             reason = exc.os_error or exc
             failure = ConnectError(f"cannot connect: {reason}", method=method, url=url)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-            failure = RequestTimeoutError("no answer in time", method=method, url=url)
+            failure = RequestTimeoutError(
+                f"no complete answer within the timeout ({self.timeout:g}s)",
+                method=method,
+                url=url,
+            )
         except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
             failure = IncompleteResponseError(
                 f"the connection broke before the whole answer arrived ({type(exc).__name__})",
@@ -409,4 +439,4 @@ class HttpClient:
                 to_close.close()
         if failure is not None:
             raise failure
-        return _Answer(status, response_headers, body)
+        return _Answer(status, response_headers, body, request_id)

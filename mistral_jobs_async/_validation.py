@@ -8,6 +8,7 @@ request (or a rate-limit token) to learn the same from a 400.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, TypeVar
 
@@ -56,6 +57,15 @@ def check(payload: dict[str, Any], model: type[T]) -> T:
 
 def item_path(collection: str, name: str, value: object) -> str:
     """``collection/<id>`` for a job or file id (see :func:`check_id`)."""
+    if isinstance(value, str):
+        return _checked_path(collection, name, value)
+    return f"{collection}/{check_id(name, value)}"  # raises
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_path(collection: str, name: str, value: str) -> str:
+    # Cached: a watcher asks for the same few thousand paths again and again, and the check
+    # is a regex match (an invalid id raises, and exceptions are never cached).
     return f"{collection}/{check_id(name, value)}"
 
 
