@@ -35,8 +35,11 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation site (MkDocs Material, mkdocstrings) in strict mode: a broken
-    link or a missing reference fails. ``nox -s docs -- serve`` serves it instead."""
-    session.install("-e", ".[docs]")
+    link or a missing reference fails. ``nox -s docs -- serve`` serves it instead.
+
+    The build runs the demo and the FastAPI example for their pictures (docs/hooks/screenshots.py),
+    hence the cli and fastapi extras; the FastAPI page's needs Chromium on PATH."""
+    session.install("-e", ".[docs,fastapi,cli]")
     session.env["NO_MKDOCS_2_WARNING"] = "1"
     if session.posargs[:1] == ["serve"]:
         session.run("mkdocs", "serve", *session.posargs[1:])
