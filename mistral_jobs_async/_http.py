@@ -26,7 +26,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import aiohttp
-import anyio
 import msgspec
 
 from mistral_jobs_async import __version__
@@ -266,7 +265,7 @@ class HttpClient:
         recover: Recover[T] | None = None,
     ) -> T:
         """Attempts of ``sent`` under the retry policy, each answer turned into ``T``."""
-        method, url = sent.method, sent.url
+        method = sent.method
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "DELETE", "PUT", "OPTIONS")
         # A body sent or received as a stream may take longer than one timeout: aiohttp's
@@ -304,8 +303,10 @@ class HttpClient:
         *,
         streamed: bool,
     ) -> T:
-        """One attempt: a request, following same-origin redirects (a few at most), its answer
-        finished, all within the timeout unless a body is streamed."""
+        """One attempt: a request and its same-origin redirects (a few at most), answered.
+
+        All within the timeout, unless a body is streamed.
+        """
         if streamed:
             timeout, deadline = self._socket_timeout, None
         else:

@@ -92,6 +92,10 @@ class JobBase(msgspec.Struct, kw_only=True):
         return max(self.checkpoints, key=lambda c: c.step_number or 0)
 
 
+#: The job class of the API a resource or watcher works with (``FineTuningJob``, ``ForgeJob``).
+J = TypeVar("J", bound=JobBase)
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of a list: its items, the total that match, and where it stands."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import weakref
 from collections.abc import Collection, Iterable, Mapping
-from typing import Generic
+from typing import TYPE_CHECKING, Generic
 
 import msgspec
 
@@ -20,12 +20,15 @@ from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._pagination import fetch_page
 from mistral_jobs_async._retry import RetryPolicy
 from mistral_jobs_async._validation import item_path
-from mistral_jobs_async.models._common import ListAnswer, Page
+from mistral_jobs_async.models._common import J, ListAnswer, Page
 from mistral_jobs_async.resources._recovery import Claims, state_check
-from mistral_jobs_async.watcher import Clock, WatchConfig, Watcher, WatchSession
-from mistral_jobs_async.watcher._events import J
-from mistral_jobs_async.watcher._session import until_set, wait_for
-from mistral_jobs_async.watcher._state import StateFile
+
+# The watcher is imported when first used: it is half of what importing the client costs,
+# and a program that only creates, starts or reads jobs never needs it
+# (benchmarks/bench_import.py).
+if TYPE_CHECKING:
+    from mistral_jobs_async.watcher import Clock, WatchConfig, Watcher, WatchSession
+    from mistral_jobs_async.watcher._state import StateFile
 
 __all__ = ["JobsResource"]
 
@@ -114,6 +117,8 @@ class JobsResource(Generic[J]):
         it running when every job has ended); ``state`` resumes from ``save_state()``;
         ``clock`` replaces real time (tests: ``VirtualClock``).
         """
+        from mistral_jobs_async.watcher import Watcher  # noqa: PLC0415 (on first use)
+
         watcher = Watcher(
             self,
             job_ids,
@@ -149,6 +154,8 @@ class JobsResource(Generic[J]):
         yields exactly what was not yet yielded, flagged ``missed``, none twice. ``state``
         resumes from ``save_state()`` bytes kept elsewhere.
         """
+        from mistral_jobs_async.watcher import WatchSession  # noqa: PLC0415 (on first use)
+
         state_file, state = _durable(state_path, state)
         watcher = self.watcher(job_ids, config=config, state=state, clock=clock)
         return WatchSession(watcher, progress=progress, state_file=state_file)
@@ -184,6 +191,8 @@ class JobsResource(Generic[J]):
         progress: bool,
         clock: Clock | None,
     ) -> WatchSession[J]:
+        from mistral_jobs_async.watcher import Watcher, WatchSession  # noqa: PLC0415
+
         state_file, state = _durable(state_path, None)
         watcher = Watcher(
             self, (), retry=self._http.retry, config=config, state=state,
@@ -211,6 +220,8 @@ class JobsResource(Generic[J]):
         Raises ``JobEndedError`` if the job ends in another status, ``NotFoundError`` if it
         vanishes, ``WaitTimeoutError`` after ``timeout`` seconds (the job keeps running).
         """
+        from mistral_jobs_async.watcher._session import until_set, wait_for  # noqa: PLC0415
+
         statuses = until_set(until)
         session = self.watch(job_id, config=config, clock=clock)
         return await wait_for(session, job_id, until=statuses, timeout=timeout)
@@ -224,5 +235,7 @@ def _durable(
         return None, state
     if state is not None:
         raise ConfigurationError("give state or state_path, not both")
+    from mistral_jobs_async.watcher._state import StateFile  # noqa: PLC0415 (on first use)
+
     state_file = StateFile(state_path)
     return state_file, state_file.load()

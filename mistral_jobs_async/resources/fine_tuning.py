@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
@@ -43,7 +43,9 @@ from mistral_jobs_async.models.requests import CreateFineTuningJobRequest
 from mistral_jobs_async.resources._jobs import JobsResource
 from mistral_jobs_async.resources._recovery import recovery, state_check
 from mistral_jobs_async.resources.models import Models
-from mistral_jobs_async.watcher import Clock, WatchConfig, WatchSession
+
+if TYPE_CHECKING:  # the watcher is imported on first use (see _jobs.py)
+    from mistral_jobs_async.watcher import Clock, WatchConfig, WatchSession
 
 __all__ = ["FineTuning", "FineTuningJobs"]
 

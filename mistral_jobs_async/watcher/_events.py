@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
 
 from mistral_jobs_async._exceptions import MistralJobsError
-from mistral_jobs_async.models._common import JobBase
+from mistral_jobs_async.models._common import J
 
 __all__ = [
     "CheckpointReported",
@@ -20,9 +20,6 @@ __all__ = [
     "WatchEvent",
     "event_record",
 ]
-
-#: The job class of the API a watcher follows (``FineTuningJob``, ``TrainingJob``).
-J = TypeVar("J", bound=JobBase)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
