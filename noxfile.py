@@ -50,14 +50,18 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks: print tables of ratios against baselines measured in the same run.
+    """Benchmarks: print tables of ratios against baselines measured in the same run, and write
+    the plots into docs/img (the official SDK, mistralai 2.5.1, is the baseline for client,
+    import and watcher).
 
     Each script takes its own options (``--help``); run it directly to pass them.
     """
     session.install("-e", ".[bench,redis,data]")
+    plots = ("--plots", "docs/img")
+    session.run("python", "benchmarks/bench_client.py", *plots)
+    session.run("python", "benchmarks/bench_import.py", *plots)
+    session.run("python", "benchmarks/bench_watcher.py", *plots)
     session.run("python", "benchmarks/bench_emulator.py")
-    session.run("python", "benchmarks/bench_client.py")
-    session.run("python", "benchmarks/bench_watcher.py")
     session.run("python", "benchmarks/bench_sharing.py")  # needs Debian's redis-server
     session.run("python", "benchmarks/bench_datasets.py")
 

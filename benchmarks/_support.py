@@ -10,6 +10,9 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
 
 Row = dict[str, object]
 #: One valid fine-tuning sample (a JSONL line) to build training files from.
@@ -46,6 +49,16 @@ def emulator_process(*options: str) -> Iterator[Running]:
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
+
+
+async def control(
+    session: aiohttp.ClientSession, url: str, token: str, body: dict[str, Any]
+) -> Any:
+    """POST to the emulator's clock control (``{"speed": x}``, ``{"advance": seconds}``)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with session.post(f"{url}/_emulator/clock", json=body, headers=headers) as response:
+        response.raise_for_status()
+        return await response.json()
 
 
 def report(rows: list[Row], *, as_json: bool) -> None:

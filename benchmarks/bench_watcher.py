@@ -1,22 +1,26 @@
-"""The watcher against a naive polling loop, at N = 10, 100, 1000 and 5000 jobs.
+"""The watcher against a naive loop written with the official SDK, at 10 to 5000 jobs.
 
-For each N, the emulator (its own process) holds N fine-tuning jobs whose lifecycles run on a
-clock ``--speed`` times real time. Two pollers follow the same jobs for ``--seconds`` each,
-one after the other, in this process:
+For each N and each poller, a fresh emulator (its own process, its CPU not counted) holds N
+fresh fine-tuning jobs (the same seed and lengths each time) whose lifecycles run on a clock
+``--speed`` times real time, and one poller follows them for ``--seconds`` in a fresh
+process of its own (so its CPU time and memory are the poller's alone):
 
-* the watcher (``client.fine_tuning.jobs.watch``), with ``--interval`` as its poll interval
-  ceiling (``max_interval``; ``base_interval`` is half of it), complete (``history="gaps"``,
-  the default: statuses a sweep skipped are read back from the job's events by GETs);
-* the same watcher with ``history="off"`` (on a fresh emulator with fresh jobs): what
-  completeness costs;
-* the baseline, a naive loop that GETs every job once per ``--interval`` (8 in flight).
+* the watcher (``client.fine_tuning.jobs.watch``), ``max_interval`` ``--interval``, complete
+  (``history="gaps"``, the default: statuses a sweep skipped are read back by GETs);
+* the same watcher with ``history="off"``: what completeness costs;
+* the baseline: a loop written with ``mistralai`` 2.5.1 as its users write it, a
+  ``fine_tuning.jobs.get_async`` per job per ``--interval`` (8 in flight), the last with
+  fine-tuning jobs.
 
-Reported per poller: requests per cycle, client CPU per cycle, peak Python memory
-(tracemalloc), and for the watcher the detection lag: from the emulator's status change
-(its event time, converted from the simulated clock) to the event in this process. Event
-times are whole simulated seconds, so lags are known to within ``1 / speed`` seconds.
+Reported per poller: requests and client CPU per *look* (one poll of all N jobs: a watcher's
+cycle, or N GETs of the loop), the totals over the window, the growth of the process's peak
+RSS while following, and the detection lag from the emulator's status change (its event
+time on the simulated clock, mapped to this machine's) to the poller seeing it. Event times
+are whole simulated seconds, so lags are known to within ``1 / speed`` seconds. Targets at
+1000 jobs: at least 20x fewer requests and 10x less CPU per look than the SDK loop.
 
     python benchmarks/bench_watcher.py [--sizes 10,100,1000,5000] [--seconds 8] [--json]
+        [--plots DIR]
 """
 
 from __future__ import annotations
@@ -25,32 +29,152 @@ import argparse
 import asyncio
 import io
 import math
+import multiprocessing
 import statistics
 import time
-import tracemalloc
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 import anyio
-from _support import SAMPLE_LINE, Row, emulator_process, report
+from _plots import lines
+from _support import SAMPLE_LINE, Row, control, emulator_process, report
+from mistralai.client import Mistral
 
-from mistral_jobs_async import AsyncClient, RetryPolicy
+from mistral_jobs_async import FINE_TUNING_TERMINAL, AsyncClient, RetryPolicy
 from mistral_jobs_async.watcher import Transition, WatchConfig
 
 KEY = "bench-watch"
+COMPLETE, CHEAP, SDK = "watcher (complete)", "watcher (history off)", "mistralai 2.5.1 loop"
+POLLERS = (COMPLETE, CHEAP, SDK)
 
 
-async def control(
-    session: aiohttp.ClientSession, url: str, token: str, body: dict[str, Any]
-) -> Any:
-    headers = {"Authorization": f"Bearer {token}"}
-    async with session.post(f"{url}/_emulator/clock", json=body, headers=headers) as response:
-        return await response.json()
+@dataclass(frozen=True)
+class Run:
+    """What a poller process needs: where the jobs are, and how to map simulated times."""
+
+    poller: str
+    url: str
+    ids: list[str]
+    seconds: float
+    interval: float
+    speed: float
+    sim_ref: float
+    wall_ref: float
+
+    def wall(self, simulated: float) -> float:
+        return self.wall_ref + (simulated - self.sim_ref) / self.speed
+
+
+def rss_kib(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+async def watch(run: Run, lags: list[float]) -> tuple[int, float]:
+    """Follow with the watcher; (requests, looks)."""
+    config = WatchConfig(
+        fast_interval=run.interval / 4,
+        base_interval=run.interval / 2,
+        max_interval=run.interval,
+        coalesce=run.interval / 4,
+        requests_per_second=10_000,
+        max_in_flight=8,
+        history="gaps" if run.poller == COMPLETE else "off",
+    )
+    async with (
+        AsyncClient(KEY, base_url=run.url) as client,
+        client.fine_tuning.jobs.watch(run.ids, config=config) as events,
+    ):
+        with anyio.move_on_after(run.seconds):
+            async for event in events:
+                if not isinstance(event, Transition) or event.previous is None:
+                    continue  # not a change (a job's first status, or another event)
+                if event.changed_at is not None:
+                    lags.append(time.time() - run.wall(event.changed_at))
+        stats = events.watcher.stats
+    return stats.requests, stats.cycles
+
+
+def status_changed_at(job: Any) -> float:
+    """When the job reached its status, from its events (as an SDK user would read it)."""
+    times = [
+        event.created_at
+        for event in job.events or ()
+        if isinstance(event.data, dict) and event.data.get("status") == job.status
+    ]
+    return float(max(times, default=job.modified_at))
+
+
+async def sdk_loop(run: Run, lags: list[float]) -> tuple[int, float]:
+    """The naive loop with the official SDK: a GET per job per interval; (requests, looks)."""
+    requests = 0
+    last: dict[str, str] = {}
+    pending = set(run.ids)
+    limiter = asyncio.Semaphore(8)
+    async with Mistral(api_key=KEY, server_url=run.url) as sdk:
+
+        async def get(job_id: str) -> None:
+            nonlocal requests
+            async with limiter:
+                job = await sdk.fine_tuning.jobs.get_async(job_id=job_id)
+            requests += 1
+            seen = last.get(job_id)
+            if seen is not None and job.status != seen:
+                lags.append(time.time() - run.wall(status_changed_at(job)))
+            last[job_id] = job.status
+            if job.status in FINE_TUNING_TERMINAL:
+                pending.discard(job_id)
+
+        with anyio.move_on_after(run.seconds):
+            while pending:
+                started = time.monotonic()
+                await asyncio.gather(*(get(job_id) for job_id in list(pending)))
+                await asyncio.sleep(max(0.0, run.interval - (time.monotonic() - started)))
+    return requests, requests / len(run.ids)  # looks: a partial last one counts in part
+
+
+def poll_in_child(run: Run) -> dict[str, float]:
+    """Run one poller in this (fresh) process and measure it."""
+    follow: Callable[[Run, list[float]], Awaitable[tuple[int, float]]]
+    follow = sdk_loop if run.poller == SDK else watch
+    lags: list[float] = []
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
+        refs.write("5")  # reset the peak RSS to the current RSS: imports are not counted
+    rss_before = rss_kib("VmRSS")
+    cpu = time.process_time()
+    requests, looks = asyncio.run(follow(run, lags))
+    cpu = time.process_time() - cpu
+    looks = max(looks, 1e-9)
+    return {
+        "requests": requests,
+        "looks": looks,
+        "cpu_s": cpu,
+        "requests_per_look": requests / looks,
+        "cpu_ms_per_look": cpu / looks * 1000,
+        "peak_rss_growth_mib": (rss_kib("VmHWM") - rss_before) / 1024,
+        "changes": len(lags),
+        "lag_p50": statistics.median(lags) if lags else math.nan,
+        "lag_p99": percentile(lags, 0.99),
+    }
 
 
 async def create_jobs(client: AsyncClient, count: int) -> list[str]:
     uploaded = await client.files.upload(io.BytesIO(SAMPLE_LINE * 10), filename="train.jsonl")
-    ids: list[str] = []
+    ids: list[str] = [""] * count
     limiter = asyncio.Semaphore(16)
 
     async def one(n: int) -> None:
@@ -61,162 +185,71 @@ async def create_jobs(client: AsyncClient, count: int) -> list[str]:
                 auto_start=True,
                 hyperparameters={"training_steps": 40 + (n * 37) % 400},
             )
-            ids.append(job.id)
+            ids[n] = job.id
 
     await asyncio.gather(*(one(n) for n in range(count)))
     return ids
 
 
-async def run_watcher(
-    client: AsyncClient,
-    ids: list[str],
-    seconds: float,
-    interval: float,
-    clock: Any,
-    history: Literal["gaps", "always", "off"],
-) -> dict[str, float]:
-    config = WatchConfig(
-        fast_interval=interval / 4,
-        base_interval=interval / 2,
-        max_interval=interval,
-        coalesce=interval / 4,
-        requests_per_second=10_000,
-        max_in_flight=8,
-        history=history,
-    )
-    lags: list[float] = []
-    transitions = 0
-    tracemalloc.start()
-    cpu = time.process_time()
-    async with client.fine_tuning.jobs.watch(ids, config=config) as events:
-        with anyio.move_on_after(seconds):
-            async for event in events:
-                if isinstance(event, Transition) and event.previous is not None:
-                    transitions += 1
-                    changed = event.changed_at
-                    if changed is not None:
-                        lags.append(time.time() - clock(changed))
-        stats = events.watcher.stats
-    cpu = time.process_time() - cpu
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    cycles = max(1, stats.cycles)
-    lags.sort()
-    return {
-        "requests_per_cycle": stats.requests / cycles,
-        "cpu_ms_per_cycle": cpu / cycles * 1000,
-        "peak_mib": peak / 2**20,
-        "cycles": stats.cycles,
-        "changes_per_cycle": transitions / cycles,
-        "lag_p50": statistics.median(lags) if lags else math.nan,
-        "lag_p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else math.nan,
-        "requests": stats.requests,
-        "history_gets": stats.history_requests,
-    }
-
-
-async def run_naive(url: str, ids: list[str], seconds: float, interval: float) -> dict[str, float]:
-    headers = {"Authorization": f"Bearer {KEY}"}
-    limiter = asyncio.Semaphore(8)
-    cycles = requests = 0
-    tracemalloc.start()
-    cpu = time.process_time()
-    deadline = time.monotonic() + seconds
+async def start(url: str, token: str, size: int, speed: float) -> tuple[list[str], float, float]:
+    """N jobs, then the clock set running; (ids, simulated time, wall time) at that moment."""
+    retry = RetryPolicy(backoff_initial=0.05)
+    async with AsyncClient(KEY, base_url=url, retry=retry) as client:
+        ids = await create_jobs(client, size)
     async with aiohttp.ClientSession() as session:
-
-        async def get(job_id: str) -> None:
-            nonlocal requests
-            async with (
-                limiter,
-                session.get(f"{url}/v1/fine_tuning/jobs/{job_id}", headers=headers) as r,
-            ):
-                await r.read()
-                requests += 1
-
-        while time.monotonic() < deadline:
-            started = time.monotonic()
-            await asyncio.gather(*(get(job_id) for job_id in ids))
-            cycles += 1
-            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
-    cpu = time.process_time() - cpu
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    cycles = max(1, cycles)
-    return {
-        "requests_per_cycle": requests / cycles,
-        "cpu_ms_per_cycle": cpu / cycles * 1000,
-        "peak_mib": peak / 2**20,
-        "cycles": cycles,
-        "requests": requests,
-    }
+        state = await control(session, url, token, {"speed": speed})
+    return ids, float(state["time"]), time.time()
 
 
-async def follow(
-    size: int, seconds: float, interval: float, speed: float, history: str
-) -> tuple[dict[str, float], dict[str, float] | None]:
-    """N fresh jobs on a fresh emulator, followed by the watcher (and, for "gaps", naively)."""
+def follow(pool: ProcessPoolExecutor, poller: str, size: int, args: Any) -> dict[str, float]:
+    """One poller following N fresh jobs on a fresh emulator."""
     with emulator_process("--seed", "3") as running:
-        url, token = running.url, running.control_token
-        retry = RetryPolicy(backoff_initial=0.05)
-        async with (
-            AsyncClient(KEY, base_url=url, retry=retry) as client,
-            aiohttp.ClientSession() as raw,
-        ):
-            ids = await create_jobs(client, size)
-            state = await control(raw, url, token, {"speed": speed})
-            # Map the emulator's simulated seconds to this machine's wall clock.
-            sim_ref, wall_ref = float(state["time"]), time.time()
-
-            def to_wall(sim: float) -> float:
-                return wall_ref + (sim - sim_ref) / speed
-
-            mode: Literal["gaps", "off"] = "gaps" if history == "gaps" else "off"
-            watched = await run_watcher(client, ids, seconds, interval, to_wall, mode)
-            naive = await run_naive(url, ids, seconds, interval) if mode == "gaps" else None
-    return watched, naive
+        ids, sim_ref, wall_ref = asyncio.run(
+            start(running.url, running.control_token, size, args.speed)
+        )
+        run = Run(poller, running.url, ids, args.seconds, args.interval, args.speed,
+                  sim_ref, wall_ref)  # fmt: skip
+        return pool.submit(poll_in_child, run).result()
 
 
-def watcher_row(size: int, label: str, watched: dict[str, float], naive_requests: float) -> Row:
-    bound = math.ceil(size / 100) + watched["changes_per_cycle"]
+def row(size: int, poller: str, result: dict[str, float], sdk: dict[str, float]) -> Row:
+    def fewer(key: str) -> object:
+        return "-" if poller == SDK else round(sdk[key] / max(result[key], 1e-9), 1)
+
     return {
         "N": size,
-        "poller": label,
-        "req/cycle": round(watched["requests_per_cycle"], 2),
-        "target req/cycle": f"<= {bound:.1f}",
-        "history GETs": int(watched["history_gets"]),
-        # Over the same length of time (cycles differ in length between the pollers).
-        "requests": int(watched["requests"]),
-        "fewer than naive": round(naive_requests / max(watched["requests"], 1), 1),
-        "cpu ms/cycle": round(watched["cpu_ms_per_cycle"], 2),
-        "peak MiB": round(watched["peak_mib"], 2),
-        "lag p50 s": round(watched["lag_p50"], 2),
-        "lag p99 s": round(watched["lag_p99"], 2),
-        "cycles": int(watched["cycles"]),
+        "poller": poller,
+        "req/look": round(result["requests_per_look"], 2),
+        "fewer req/look": fewer("requests_per_look"),
+        "CPU ms/look": round(result["cpu_ms_per_look"], 1),
+        "less CPU/look": fewer("cpu_ms_per_look"),
+        "looks": round(result["looks"], 1),
+        "requests": int(result["requests"]),
+        "CPU s": round(result["cpu_s"], 2),
+        "peak RSS +MiB": round(result["peak_rss_growth_mib"], 1),
+        "changes seen": int(result["changes"]),  # the loop misses what a look skips
+        "lag p50 s": round(result["lag_p50"], 2),
+        "lag p99 s": round(result["lag_p99"], 2),
     }
 
 
-async def measure(size: int, seconds: float, interval: float, speed: float) -> list[Row]:
-    complete, naive = await follow(size, seconds, interval, speed, "gaps")
-    cheap, _ = await follow(size, seconds, interval, speed, "off")
-    assert naive is not None
-    return [
-        watcher_row(size, "watcher (complete)", complete, naive["requests"]),
-        watcher_row(size, "watcher (history off)", cheap, naive["requests"]),
+def plot(path: Path, sizes: list[int], results: dict[tuple[int, str], dict[str, float]]) -> None:
+    def series(key: str) -> dict[str, list[float]]:
+        return {p: [results[size, p][key] for size in sizes] for p in POLLERS}
+
+    lines(
+        path,
+        sizes,
         {
-            "N": size,
-            "poller": "naive GET loop",
-            "req/cycle": round(naive["requests_per_cycle"], 2),
-            "target req/cycle": "-",
-            "history GETs": "-",
-            "requests": int(naive["requests"]),
-            "fewer than naive": 1.0,
-            "cpu ms/cycle": round(naive["cpu_ms_per_cycle"], 2),
-            "peak MiB": round(naive["peak_mib"], 2),
-            "lag p50 s": "-",
-            "lag p99 s": "-",
-            "cycles": int(naive["cycles"]),
+            "requests per look": series("requests_per_look"),
+            "client CPU ms per look": series("cpu_ms_per_look"),
+            "detection lag p99 (s)": series("lag_p99"),
         },
-    ]
+        title="Following N jobs: the watcher vs a loop on the official SDK (lower is better)",
+        xlabel="jobs followed (N)",
+        linear={"detection lag p99 (s)"},
+        note="bench_watcher.py: each poller in its own process, the emulator in another",
+    )
 
 
 def main() -> None:
@@ -226,15 +259,27 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=1.0, help="poll interval (s)")
     parser.add_argument("--speed", type=float, default=5.0, help="emulator clock speed")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--plots", type=Path, metavar="DIR", help="write the plot (PNG) here")
     args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results: dict[tuple[int, str], dict[str, float]] = {}
     rows: list[Row] = []
-    for size in (int(s) for s in args.sizes.split(",")):
-        rows.extend(asyncio.run(measure(size, args.seconds, args.interval, args.speed)))
+    spawn = multiprocessing.get_context("spawn")
+    for size in sizes:
+        for poller in POLLERS:
+            # A fresh process per poller: its CPU and memory are its own.
+            with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+                results[size, poller] = follow(pool, poller, size, args)
+        rows.extend(row(size, p, results[size, p], results[size, SDK]) for p in POLLERS)
     report(rows, as_json=args.json)
-    print(
-        f"\nlag target: p99 within one poll interval ({args.interval}s) plus one request; "
-        f"event times are whole simulated seconds (+-{1 / args.speed:.2f}s here)"
-    )
+    if not args.json:
+        print(
+            f"\na look is one poll of all N jobs; lag p99 target: one poll interval "
+            f"({args.interval}s) plus one request; event times are whole simulated seconds "
+            f"(+-{1 / args.speed:.2f}s here)"
+        )
+    if args.plots:
+        plot(args.plots / "bench-watcher.png", sizes, results)
 
 
 if __name__ == "__main__":
