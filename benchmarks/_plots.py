@@ -56,7 +56,8 @@ def bars(
     for group, values in groups.items():
         for label, value in values.items():
             axes.barh(y, value, color=colour(label), height=0.8)
-            axes.text(value, y, f" {value:,.3g} {unit}", va="center", fontsize=8)
+            shown = f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+            axes.text(value, y, f" {shown} {unit}", va="center", fontsize=8)
             ticks.append(y)
             labels.append(f"{group}: {label}" if group else label)
             y += 1
