@@ -1,15 +1,17 @@
 """Send one request: the one session, auth, deadlines, redirects, retries, decoding, downloads.
 
-This is the only module that imports aiohttp's client. It never puts the API key anywhere
-but the ``Authorization`` header: not in a message, a repr or a log line. What it guards
-against, beyond the happy path:
+This and ``_exchange.py`` are the only modules that use aiohttp's client. The API key goes
+nowhere but the ``Authorization`` header: not in a message, a repr or a log line. What it
+guards against, beyond the happy path:
 
-* **Deadlines.** ``timeout`` bounds a whole attempt: connecting, sending, reading, unpacking
-  and decoding (uploads: each connect and each read, since the body may take long to send).
+* **Deadlines.** ``timeout`` bounds a whole attempt, redirects included: connecting, sending,
+  reading and unpacking (uploads and downloads: each connect and each read, since the body
+  may take long to send).
 * **Bounded answers.** A body may grow to ``max_response_bytes``, as sent and once unpacked
   (``_body.py``); past it, ``ResponseTooLargeError``, with memory flat.
 * **Redirects.** The API does not redirect: ``_redirects.py`` says which may be followed.
-* **Error answers** become the package's exceptions in ``_answers.py``.
+* **One exchange** (``_exchange.py``) sends a request and reads its answer; its transport
+  failures become the package's errors there, and error answers in ``_answers.py``.
 * **One loop.** aiohttp sessions belong to the event loop they were made in: using the
   client from another loop (a second ``asyncio.run``) is a ``ConfigurationError``.
 """
@@ -19,39 +21,26 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiohttp
 import msgspec
 
 from mistral_jobs_async import __version__
 from mistral_jobs_async._answers import error_answer
-from mistral_jobs_async._body import (
-    ACCEPT_ENCODING,
-    CHUNK,
-    BadBody,
-    BodyTooLarge,
-    copy_body,
-    read_body,
-)
+from mistral_jobs_async._body import ACCEPT_ENCODING
 from mistral_jobs_async._budget import RequestBudget
 from mistral_jobs_async._downloads import Download
 from mistral_jobs_async._exceptions import (
     ConfigurationError,
-    ConnectError,
-    IncompleteResponseError,
-    MistralJobsError,
     RateLimitError,
     RedirectError,
-    RequestTimeoutError,
     ResponseDecodeError,
-    ResponseTooLargeError,
-    TransportError,
 )
+from mistral_jobs_async._exchange import Answer, Request, exchange
 from mistral_jobs_async._redirects import origin, redirect_target, shown
 from mistral_jobs_async._retry import Recover, RetryPolicy, call_with_retries
 from mistral_jobs_async._uploads import BinaryStream, Upload
@@ -62,7 +51,6 @@ T = TypeVar("T")
 logger = logging.getLogger("mistral_jobs_async")
 
 _USER_AGENT = f"mistral-jobs-async/{__version__}"
-_REQUEST_ID_HEADERS = ("x-request-id", "mistral-correlation-id", "x-kong-request-id")
 _MAX_REDIRECTS = 5
 
 
@@ -73,37 +61,6 @@ class _Secret(str):
 
     def __repr__(self) -> str:
         return "'<redacted>'"
-
-
-@dataclass(frozen=True, slots=True)
-class _Request:
-    """One request as it is sent (a redirect makes a new one)."""
-
-    method: str
-    url: str
-    params: Mapping[str, str] | None
-    json: bytes | None
-    upload: Upload | None
-    #: A download's destination: a 2xx body goes there as it comes, not into memory.
-    sink: Download | None = None
-
-
-class _Answer:
-    """What came back: status, headers and the (unpacked) body."""
-
-    __slots__ = ("body", "headers", "request_id", "status")
-
-    def __init__(
-        self,
-        status: int,
-        headers: Mapping[str, str],
-        body: bytes | bytearray,
-        request_id: str | None,
-    ) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-        self.request_id = request_id
 
 
 class HttpClient:
@@ -226,9 +183,9 @@ class HttpClient:
 
         ``recover`` looks for what a failed attempt may have done (see ``_retry.py``).
         """
-        sent = _Request(method, self.base_url + path, params, json, upload)
+        sent = Request(method, self.base_url + path, params, json, upload)
 
-        def decode(answer: _Answer, request_id: str | None) -> T:
+        def decode(answer: Answer, request_id: str | None) -> T:
             try:
                 return decoder.decode(answer.body)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -251,13 +208,13 @@ class HttpClient:
 
         Retried from the start when ``sink`` can start over.
         """
-        sent = _Request("GET", self.base_url + path, params, None, None, sink)
+        sent = Request("GET", self.base_url + path, params, None, None, sink)
         return await self._call(sent, lambda answer, _: sink.written, path=path)
 
     async def _call(
         self,
-        sent: _Request,
-        finish: Callable[[_Answer, str | None], T],
+        sent: Request,
+        finish: Callable[[Answer, str | None], T],
         *,
         path: str,
         idempotent: bool | None = None,
@@ -298,8 +255,8 @@ class HttpClient:
     async def _send(
         self,
         session: aiohttp.ClientSession,
-        sent: _Request,
-        finish: Callable[[_Answer, str | None], T],
+        sent: Request,
+        finish: Callable[[Answer, str | None], T],
         *,
         streamed: bool,
     ) -> T:
@@ -312,7 +269,13 @@ class HttpClient:
         else:
             timeout, deadline = self._attempt_timeout, self._loop_time() + self.timeout
         for _ in range(_MAX_REDIRECTS + 1):
-            answer = await self._once(session, sent, timeout, deadline)
+            answer = await exchange(
+                session, sent, headers=self._headers if sent.json is None else self._json_headers,
+                timeout=timeout, deadline=deadline, limit=self.max_response_bytes,
+                timeout_seconds=self.timeout,
+            )  # fmt: skip
+            if answer.date is not None:
+                self._last_date = answer.date
             status = answer.status
             if 300 <= status < 400 and (location := answer.headers.get("Location")) is not None:
                 target = redirect_target(
@@ -333,111 +296,3 @@ class HttpClient:
             f"{sent.method} {shown(sent.url)}: more than {_MAX_REDIRECTS} redirects",
             status_code=0, location=shown(sent.url), method=sent.method, url=sent.url,
         )  # fmt: skip
-
-    async def _once(
-        self,
-        session: aiohttp.ClientSession,
-        sent: _Request,
-        timeout: aiohttp.ClientTimeout,
-        deadline: float | None,
-    ) -> _Answer:
-        method, url, json, upload = sent.method, sent.url, sent.json, sent.upload
-        headers = self._headers if json is None else self._json_headers
-        data: Any = json
-        to_close: Any = None
-        if upload is not None:
-            stream, close = upload.open()
-            to_close = stream if close else None
-            form = aiohttp.FormData()
-            for name, value in upload.fields.items():
-                form.add_field(name, value)
-            form.add_field("file", stream, filename=upload.filename)
-            data = form
-        # Errors are raised after the ``except`` blocks, so that no aiohttp exception (whose
-        # request_info holds the Authorization header) stays chained as ``__context__``.
-        failure: MistralJobsError | None = None
-        status = 0
-        request_id: str | None = None
-        try:
-            async with session.request(
-                method, url, params=sent.params, data=data, headers=headers,
-                timeout=timeout, raise_for_status=False, allow_redirects=False,
-                auto_decompress=False,
-            ) as response:  # fmt: skip
-                status = response.status
-                response_headers = response.headers
-                request_id = next(
-                    (response_headers[h] for h in _REQUEST_ID_HEADERS if h in response_headers),
-                    None,
-                )
-                if "Date" in response_headers:
-                    self._last_date = (response_headers["Date"], time.time())
-                if 300 <= status < 400 and "Location" in response_headers:
-                    body: bytes | bytearray = b""  # not read: the redirect is followed or refused
-                elif sent.sink is not None and 200 <= status < 300:
-                    body = b""  # the body goes to the sink, never into memory
-                    await sent.sink.begin()
-                    await copy_body(
-                        response.content.iter_chunked(CHUNK),
-                        encoding=response_headers.get("Content-Encoding", ""),
-                        write=sent.sink.write,
-                    )
-                else:
-                    body = await read_body(
-                        response.content,
-                        encoding=response_headers.get("Content-Encoding", ""),
-                        length=response.content_length,
-                        limit=self.max_response_bytes,
-                        deadline=deadline,
-                    )
-        except BodyTooLarge as exc:
-            how = "once unpacked" if exc.unpacked else "as sent"
-            failure = ResponseTooLargeError(
-                f"the answer to {method} {url} (HTTP {status}) is larger than "
-                f"max_response_bytes ({self.max_response_bytes:,} bytes) {how}: not read",
-                limit=self.max_response_bytes,
-                status_code=status,
-                request_id=request_id,
-            )
-        except BadBody as exc:
-            failure = ResponseDecodeError(
-                f"the answer to {method} {url} (HTTP {status}) cannot be unpacked: {exc}",
-                status_code=status,
-                request_id=request_id,
-            )
-        except aiohttp.ClientConnectorError as exc:
-            reason = exc.os_error or exc
-            failure = ConnectError(f"cannot connect: {reason}", method=method, url=url)
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-            failure = RequestTimeoutError(
-                f"no complete answer within the timeout ({self.timeout:g}s)",
-                method=method,
-                url=url,
-            )
-        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
-            failure = IncompleteResponseError(
-                f"the connection broke before the whole answer arrived ({type(exc).__name__})",
-                method=method,
-                url=url,
-            )
-        except aiohttp.ClientOSError as exc:
-            # After the connection was made (a reset while sending or reading).
-            failure = IncompleteResponseError(
-                f"the connection broke during the exchange ({exc.strerror or exc})",
-                method=method,
-                url=url,
-            )
-        except aiohttp.ClientError as exc:
-            # str() of an aiohttp error names the URL and status, never the headers.
-            failure = TransportError(f"{type(exc).__name__}: {exc}", method=method, url=url)
-        except RuntimeError:  # aiohttp: "Session is closed" (a caller's session)
-            if session.closed:
-                failure = ConfigurationError("the aiohttp session of the AsyncClient is closed")
-            else:
-                raise
-        finally:
-            if to_close is not None:
-                to_close.close()
-        if failure is not None:
-            raise failure
-        return _Answer(status, response_headers, body, request_id)
