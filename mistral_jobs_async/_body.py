@@ -15,7 +15,6 @@ The client unpacks bodies itself instead of leaving it to aiohttp, for three rea
 
 from __future__ import annotations
 
-import asyncio
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
@@ -103,14 +102,11 @@ async def read_body(
     encoding: str,
     length: int | None,
     limit: int,
-    deadline: float | None = None,
 ) -> bytes | bytearray:
     """The whole body from ``content``, unpacked, refused past ``limit`` bytes either way.
 
     ``length`` is the Content-Length, if sent: a body announced larger than the limit is
-    refused before a byte of it is read. Past ``deadline`` (the loop's clock), unpacking
-    stops with ``TimeoutError``: data already received is read without a wait, where
-    aiohttp's own timer would not look.
+    refused before a byte of it is read.
     """
     if length is not None and length > limit:
         raise BodyTooLarge(unpacked=False)
@@ -118,14 +114,10 @@ async def read_body(
         # The common answer (a job, a page): aiohttp's parser hands over exactly Content-Length
         # bytes, nothing to unpack, so one read does it (a third of the chunk loop's CPU).
         return await content.read()
-    return await _read_chunks(
-        content.iter_chunked(CHUNK), encoding=encoding, limit=limit, deadline=deadline
-    )
+    return await _read_chunks(content.iter_chunked(CHUNK), encoding=encoding, limit=limit)
 
 
-async def _read_chunks(
-    chunks: AsyncIterator[bytes], *, encoding: str, limit: int, deadline: float | None
-) -> bytearray:
+async def _read_chunks(chunks: AsyncIterator[bytes], *, encoding: str, limit: int) -> bytearray:
     unpacker = _Unpacker(encoding)
     body = bytearray()
     received = 0
@@ -144,8 +136,6 @@ async def _read_chunks(
                 # the loop (and the request's deadline) in once per PIECE.
                 since_checkpoint = 0
                 await anyio.lowlevel.checkpoint()
-                if deadline is not None and asyncio.get_running_loop().time() > deadline:
-                    raise TimeoutError
     unpacker.finish()
     return body
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from dataclasses import replace
 from types import TracebackType
@@ -45,9 +46,10 @@ class AsyncClient:
 
     ``api_key`` defaults to ``$MISTRAL_API_KEY`` and ``base_url`` to ``$MISTRAL_BASE_URL``, then
     ``https://api.mistral.ai`` (fine-tuning and files are served under ``/v1``, Forge at the
-    root). ``timeout`` bounds each attempt in seconds, reading and decoding the answer
-    included; retries follow ``retry`` (see ``RetryPolicy``), with ``max_retries`` as a
-    shortcut. An answer larger than ``max_response_bytes`` (as sent or once unpacked) is
+    root). ``timeout`` bounds each attempt in seconds, reading and unpacking the answer
+    included (an upload or a download: each connect and each read); retries follow
+    ``retry`` (see ``RetryPolicy``), with ``max_retries`` as a shortcut. An answer larger
+    than ``max_response_bytes`` (as sent or once unpacked) is
     refused with ``ResponseTooLargeError``. Plain ``http://`` is refused for anything but
     loopback unless ``allow_insecure_http=True``: the key would cross the network in clear.
     ``budget`` (a ``RequestBudget``, e.g. ``sharing.RedisBudget``) is asked before every
@@ -110,8 +112,14 @@ class AsyncClient:
             raise ConfigurationError(
                 f"max_response_bytes must be an int >= 1024, not {max_response_bytes!r}"
             )
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ConfigurationError(f"timeout must be a number > 0 (seconds), not {timeout!r}")
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not 0 < timeout < math.inf
+        ):
+            raise ConfigurationError(
+                f"timeout must be a finite number > 0 (seconds), not {timeout!r}"
+            )
         if max_retries is not None and (
             isinstance(max_retries, bool) or not isinstance(max_retries, int)
         ):

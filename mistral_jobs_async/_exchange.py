@@ -78,15 +78,14 @@ async def exchange(
     *,
     headers: Mapping[str, str],
     timeout: aiohttp.ClientTimeout,
-    deadline: float | None,
     limit: int,
     timeout_seconds: float,
 ) -> Answer:
     """Send ``sent`` with ``headers`` and read its answer.
 
-    ``timeout`` is aiohttp's (a total for the exchange, or per connect and read for a streamed
-    body) and ``deadline`` the loop time after which unpacking stops; ``timeout_seconds`` is
-    what a timeout's message names. A body over ``limit`` is refused, as sent or unpacked.
+    ``timeout`` is aiohttp's (the connect, and each read for a streamed body; the caller
+    bounds the rest); ``timeout_seconds`` is what a timeout's message names. A body over
+    ``limit`` is refused, as sent or unpacked.
     A 3xx with a ``Location`` is not read; a 2xx to a download goes to its sink.
     """
     method, url, upload = sent.method, sent.url, sent.upload
@@ -131,7 +130,7 @@ async def exchange(
             else:
                 body = await read_body(
                     response.content, encoding=encoding, length=response.content_length,
-                    limit=limit, deadline=deadline,
+                    limit=limit,
                 )  # fmt: skip
     except BodyTooLarge as exc:
         how = "once unpacked" if exc.unpacked else "as sent"

@@ -19,14 +19,17 @@ guards against, beyond the happy path:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 import aiohttp
+import anyio
 import msgspec
 
 from mistral_jobs_async import __version__
@@ -38,6 +41,7 @@ from mistral_jobs_async._exceptions import (
     ConfigurationError,
     RateLimitError,
     RedirectError,
+    RequestTimeoutError,
     ResponseDecodeError,
 )
 from mistral_jobs_async._exchange import Answer, Request, exchange
@@ -52,6 +56,18 @@ logger = logging.getLogger("mistral_jobs_async")
 
 _USER_AGENT = f"mistral-jobs-async/{__version__}"
 _MAX_REDIRECTS = 5
+
+if sys.version_info >= (3, 11):
+    # One timer for the whole attempt. asyncio's own costs two thirds of an anyio cancel
+    # scope's CPU, which showed per request (benchmarks/bench_client.py); the client runs on
+    # asyncio only (aiohttp), and it tells its own cancel from a caller's (Task.uncancel).
+    _deadline = asyncio.timeout
+else:  # pragma: no cover - Python 3.10
+
+    @contextlib.asynccontextmanager
+    async def _deadline(seconds: float) -> AsyncIterator[None]:
+        with anyio.fail_after(seconds):
+            yield
 
 
 class _Secret(str):
@@ -90,17 +106,16 @@ class HttpClient:
         self._origin = origin(self.base_url)
         self.retry = retry
         self.timeout = timeout
-        # The whole-attempt deadline is ours (anyio); aiohttp bounds each connect and read,
-        # which is all an upload gets (its body may take longer than one timeout to send).
-        # A streamed body (an upload, a download) may take longer than the timeout: the
-        # connection and each read are bounded instead. Any other attempt is bounded whole by
-        # aiohttp's total timeout: the timer it keeps anyway, where an asyncio.timeout around
-        # the attempt plus aiohttp's per-read timer cost a fifth of the client's CPU per
-        # request (benchmarks/bench_client.py).
+        # A streamed body (an upload, a download) may take longer than the timeout: aiohttp
+        # bounds each connect and each read instead. Any other attempt is bounded whole by one
+        # deadline of ours (_deadline), and aiohttp only bounds the connect: a per-read timer
+        # besides cost CPU on every request, and aiohttp's own total timeout can turn a
+        # caller's cancel that lands with it into a timeout (aiohttp enters its timer twice
+        # while waiting for the headers; aio-libs/aiohttp#5979), so the request went on.
         self._socket_timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=timeout, sock_read=timeout
         )
-        self._attempt_timeout = self._timeouts(timeout)
+        self._attempt_timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout)
         self._session = session
         self._own_session = session is None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -109,16 +124,6 @@ class HttpClient:
         #: Who this client is to the service, as a hash of its URL and key (never the key):
         #: what tells organisations apart where processes share state (Redis keys).
         self.identity = hashlib.sha256(f"{self.base_url}\n{api_key}".encode()).hexdigest()[:16]
-
-    def _timeouts(self, total: float) -> aiohttp.ClientTimeout:
-        # ceil_threshold: aiohttp would round a deadline of 5 s or more up to a whole second.
-        return aiohttp.ClientTimeout(
-            total=total, sock_connect=self.timeout, ceil_threshold=float("inf")
-        )
-
-    @staticmethod
-    def _loop_time() -> float:
-        return asyncio.get_running_loop().time()
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self.closed:
@@ -236,11 +241,20 @@ class HttpClient:
             if self.budget is not None:
                 await self.budget.acquire()  # before the timeout: waiting is not the server's
             try:
-                return await self._send(session, sent, finish, streamed=streamed)
+                if streamed:
+                    return await self._send(session, sent, finish, self._socket_timeout)
+                async with _deadline(self.timeout):
+                    return await self._send(session, sent, finish, self._attempt_timeout)
             except RateLimitError as exc:
                 if self.budget is not None:
                     await self.budget.rate_limited(exc.retry_after)
                 raise
+            except TimeoutError:  # the deadline's (the exchange turns aiohttp's into ours)
+                raise RequestTimeoutError(
+                    f"no complete answer within the timeout ({self.timeout:g}s)",
+                    method=sent.method,
+                    url=sent.url,
+                ) from None
 
         policy = retry or self.retry
         once = (sent.upload is not None and not sent.upload.repeatable) or (
@@ -257,21 +271,13 @@ class HttpClient:
         session: aiohttp.ClientSession,
         sent: Request,
         finish: Callable[[Answer, str | None], T],
-        *,
-        streamed: bool,
+        socket_timeout: aiohttp.ClientTimeout,
     ) -> T:
-        """One attempt: a request and its same-origin redirects (a few at most), answered.
-
-        All within the timeout, unless a body is streamed.
-        """
-        if streamed:
-            timeout, deadline = self._socket_timeout, None
-        else:
-            timeout, deadline = self._attempt_timeout, self._loop_time() + self.timeout
+        """One attempt: a request and its same-origin redirects (a few at most), answered."""
         for _ in range(_MAX_REDIRECTS + 1):
             answer = await exchange(
                 session, sent, headers=self._headers if sent.json is None else self._json_headers,
-                timeout=timeout, deadline=deadline, limit=self.max_response_bytes,
+                timeout=socket_timeout, limit=self.max_response_bytes,
                 timeout_seconds=self.timeout,
             )  # fmt: skip
             if answer.date is not None:
@@ -283,8 +289,6 @@ class HttpClient:
                     base_url=self.base_url, replayable=sent.upload is None and sent.sink is None,
                 )  # fmt: skip
                 sent = replace(sent, url=target, params=None)  # the target carries its query
-                if deadline is not None:  # the next hop gets what is left
-                    timeout = self._timeouts(max(deadline - self._loop_time(), 0.001))
                 continue
             if status >= 400:
                 raise error_answer(

@@ -57,7 +57,7 @@ def check(payload: dict[str, Any], model: type[T]) -> T:
 
 def item_path(collection: str, name: str, value: object) -> str:
     """``collection/<id>`` for a job or file id (see :func:`check_id`)."""
-    if isinstance(value, str):
+    if type(value) is str:  # a subclass may not hash like a str
         return _checked_path(collection, name, value)
     return f"{collection}/{check_id(name, value)}"  # raises
 

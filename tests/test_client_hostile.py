@@ -355,3 +355,34 @@ async def test_a_server_that_ignores_the_page(serve: Any, sleeps: SleepRecorder)
         with pytest.raises(PaginationError, match="nothing new"):
             await walk()
     assert len(items) == len(set(items)) == 100
+
+
+async def test_a_cancel_that_lands_with_the_timeout_is_never_lost(serve: Any) -> None:
+    """Cancelling a request as its attempt times out cancels it: it is not retried as a timeout.
+
+    A server that never answers; many requests at once, each cancelled around its first
+    attempt's deadline, so some cancels land in the same loop pass as the timeout. Every one
+    must end cancelled (aiohttp's own total timeout, entered twice while waiting for headers,
+    lost about one in six such cancels: the request went on retrying).
+    """
+
+    release = asyncio.Event()
+
+    async def never(request: web.Request) -> web.StreamResponse:
+        await release.wait()  # until the test ends (aiohttp waits for handlers at cleanup)
+        return web.Response()
+
+    server = Hostile()
+    server.route("GET", "/v1/fine_tuning/jobs/{id}", never)
+    policy = RetryPolicy(max_retries=5, backoff_initial=0.001)
+    async with AsyncClient(KEY_A, base_url=await serve(server), timeout=0.05, retry=policy) as c:
+        loop = asyncio.get_running_loop()
+        tasks = []
+        for n in range(120):
+            task = asyncio.create_task(c.fine_tuning.jobs.get("job-1"))
+            loop.call_later(0.045 + (n % 40) * 0.00025, task.cancel)
+            tasks.append(task)
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        release.set()
+    kinds = {type(outcome).__name__ for outcome in outcomes}
+    assert kinds == {"CancelledError"}, kinds

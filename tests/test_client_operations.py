@@ -16,6 +16,7 @@ from mistral_jobs_async import (
     InvalidRequestError,
     NotFoundError,
 )
+from mistral_jobs_async._validation import item_path
 from mistral_jobs_async.emulator import Emulator
 from mistral_jobs_async.models import Hyperparameters, ModelConfig, TrainingFile, WandbIntegration
 
@@ -261,8 +262,23 @@ def test_missing_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
         AsyncClient()
     with pytest.raises(ConfigurationError, match="base_url"):
         AsyncClient("k", base_url="api.mistral.ai")
-    with pytest.raises(ConfigurationError, match="timeout"):
-        AsyncClient("k", timeout=0)
+    for timeout in (0, -1.0, float("inf"), float("nan"), True):
+        with pytest.raises(ConfigurationError, match="timeout must be a finite number"):
+            AsyncClient("k", timeout=timeout)
+
+
+def test_an_id_that_does_not_hash_like_a_str_is_still_checked() -> None:
+    """Checked id paths are cached; a str subclass without a hash is checked all the same."""
+
+    class Odd(str):
+        __hash__ = None  # type: ignore[assignment]
+
+        def __eq__(self, other: object) -> bool:
+            return str.__eq__(self, other)
+
+    assert item_path("/v1/files", "file_id", Odd("file-1")) == "/v1/files/file-1"
+    with pytest.raises(InvalidRequestError, match="is not an id"):
+        item_path("/v1/files", "file_id", Odd("../x"))
 
 
 async def test_env_configures_the_client(monkeypatch: pytest.MonkeyPatch, emu: Emulator) -> None:
