@@ -27,6 +27,11 @@ CONTENDERS = {
     # The watcher is imported on first use: here is what a program that watches pays in all.
     "mistral_jobs_async + watcher": "from mistral_jobs_async import AsyncClient, watcher",
     "mistralai 2.5.1": "from mistralai.client import Mistral",
+    # Its fine-tuning API is imported on first use too (client.fine_tuning.jobs).
+    "mistralai 2.5.1 + fine_tuning.jobs": (
+        "from mistralai.client import Mistral; "
+        "import mistralai.client.fine_tuning, mistralai.client.fine_tuning_jobs"
+    ),
 }
 TIMED = "import time; t = time.perf_counter(); {}; print(time.perf_counter() - t)"
 
