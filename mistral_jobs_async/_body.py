@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Protocol
 
-import aiohttp
 import anyio.lowlevel
 
 __all__ = ["ACCEPT_ENCODING", "CHUNK", "BadBody", "BodyTooLarge", "copy_body", "read_body"]
@@ -31,6 +31,14 @@ CHUNK = 64 * 1024
 _IDENTITY = ("", "identity")
 #: The most one zlib call may produce before the loop gets a turn and the limit a check.
 PIECE = 1024 * 1024
+
+
+class Content(Protocol):
+    """What a body is read from (aiohttp's ``StreamReader``; only ``_exchange.py`` knows)."""
+
+    async def read(self) -> bytes: ...
+
+    def iter_chunked(self, n: int) -> AsyncIterator[bytes]: ...
 
 
 class BodyTooLarge(Exception):
@@ -97,7 +105,7 @@ class _Unpacker:
 
 
 async def read_body(
-    content: aiohttp.StreamReader,
+    content: Content,
     *,
     encoding: str,
     length: int | None,

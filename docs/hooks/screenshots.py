@@ -13,21 +13,16 @@ Without Chromium (or Playwright), the FastAPI page says so in place of its pictu
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import io
 import logging
 import os
 import re
 import select
-import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 import tty
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -36,17 +31,23 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
+# The browser and example-serving parts are the browser test's (tests/_browser.py): one place.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests._browser import (
+    CHROMIUM_ARGS,
+    REQUIRED,
+    STATUSES_JS,
+    chromium,
+    serving_example,
+)
+
 log = logging.getLogger("mkdocs.hooks.screenshots")
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fastapi_app.py"
 PAGE_IMAGE = "img/fastapi-page.png"
 DEMO_IMAGE = "img/demo-live.svg"
 # A short batch at a fast clock: half of it has ended three to five seconds in.
 DEMO_COMMAND = ("mistral-jobs", "demo", "--jobs", "24", "--speed", "30")
 DEMO_WIDTH = 90
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]  # fmt: skip
 # rich's Live moves back to the top of its view before each redraw: carriage return, then
 # "erase line" and "cursor up" for every line of the previous frame.
 REDRAW = re.compile(r"\r\x1b\[2K(?:\x1b\[1A\x1b\[2K)*")
@@ -61,7 +62,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     if not IMAGES:
         started = time.monotonic()
         missing = browser_missing()
-        if missing is not None and os.environ.get("MISTRAL_JOBS_REQUIRE_BROWSER") == "1":
+        if missing is not None and REQUIRED:
             raise PluginError(f"screenshots: {missing}, and MISTRAL_JOBS_REQUIRE_BROWSER=1")
         if missing is not None:
             # Not a WARNING: under --strict that fails the build, and a machine without
@@ -93,11 +94,6 @@ def on_page_markdown(markdown: str, **_: Any) -> str:
 # --- the FastAPI example page in Chromium ------------------------------------------------------
 
 
-def chromium() -> str | None:
-    """Debian's Chromium (Playwright's own browser download is not used)."""
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def browser_missing() -> str | None:
     """Why the page cannot be photographed here, or None if it can."""
     if chromium() is None:
@@ -111,7 +107,6 @@ def page_png() -> bytes:
     """The example page after a job was launched from it, as the browser shows it."""
     from playwright.sync_api import sync_playwright  # noqa: PLC0415 (Chromium may be missing)
 
-    seen = "[...document.querySelectorAll('td.status')].map(td => td.textContent)"
     with serving_example() as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium(), headless=True, args=CHROMIUM_ARGS
@@ -121,45 +116,11 @@ def page_png() -> bytes:
             page.goto(url)
             page.click("#launch")
             page.wait_for_function(
-                f"{seen}.some(s => s === 'RUNNING' || s === 'SUCCESS')", timeout=30_000
+                f"{STATUSES_JS}.some(s => s === 'RUNNING' || s === 'SUCCESS')", timeout=30_000
             )
             return page.screenshot(full_page=True)
         finally:
             browser.close()
-
-
-@contextlib.contextmanager
-def serving_example() -> Iterator[str]:
-    """The docs' example app under uvicorn on a free loopback port (as tests/test_browser.py)."""
-    import uvicorn  # noqa: PLC0415 (the fastapi extra)
-
-    spec = importlib.util.spec_from_file_location("fastapi_example", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(module.app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    # With MISTRAL_BASE_URL set, the example uses that service instead of its emulator.
-    base_url = os.environ.pop("MISTRAL_BASE_URL", None)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise PluginError("screenshots: the FastAPI example did not start")
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        if base_url is not None:
-            os.environ["MISTRAL_BASE_URL"] = base_url
 
 
 # --- the demo's live view on a terminal --------------------------------------------------------
