@@ -2,7 +2,7 @@
 
 The emulator runs in its own process, so this process's CPU time is the clients' alone. The
 baseline is the official ``mistralai`` SDK pinned at 2.5.1, the last release with fine-tuning
-jobs (``pip install -e '.[bench]'``).
+jobs (the ``bench`` dependency group: ``nox -s bench``, or ``pip install --group bench``).
 
 * CPU per ``get`` of one detailed job, in paired rounds (the three contenders one after the
   other, the order rotated each round; a ratio is the median of the per-round ratios):
