@@ -34,7 +34,7 @@ async def follow_locally_when_redis_is_away(shared: SharedWatcher[Any]) -> None:
         since = shared.redis_down_since
         if since is None or anyio.current_time() - since < after:
             continue
-        ids = sorted(shared._ids - shared._ended)
+        ids = shared.job_ids
         logger.warning(
             "Redis away for %.0fs: following %d jobs with a local watcher until it is back",
             anyio.current_time() - since, len(ids),
@@ -44,10 +44,8 @@ async def follow_locally_when_redis_is_away(shared: SharedWatcher[Any]) -> None:
 
 
 async def _follow(shared: SharedWatcher[Any], ids: list[str]) -> None:
-    saved = [
-        SavedJob(id=job_id, status=shared._status.get(job_id), done=job_id in shared._ended)
-        for job_id in ids
-    ]
+    # Not ended (``job_ids``): each resumes from the last status given here.
+    saved = [SavedJob(id=job_id, status=shared.status_of(job_id)) for job_id in ids]
     watcher = shared._resource.watcher(
         config=shared.config, state=encode_state(saved), close_when_done=False
     )
@@ -61,7 +59,7 @@ async def _follow(shared: SharedWatcher[Any], ids: list[str]) -> None:
 
             async def until_redis_is_back() -> None:
                 while shared.redis_down_since is not None:
-                    watcher.add(sorted(shared._ids - shared._ended))  # jobs added meanwhile
+                    watcher.add(shared.job_ids)  # jobs added meanwhile
                     await anyio.sleep(_LOOK_EVERY)
                 group.cancel_scope.cancel()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -14,17 +15,39 @@ from redis.exceptions import RedisError
 
 from mistral_jobs_async._exceptions import MistralJobsError
 from mistral_jobs_async.sharing import _scripts
+from mistral_jobs_async.sharing._connection import text
 from mistral_jobs_async.watcher._state import decode_saved_job, encode_state, saved_of
 
 if TYPE_CHECKING:
     from mistral_jobs_async.sharing._shared import SharedWatcher
     from mistral_jobs_async.watcher import Watcher
 
-__all__ = ["lead"]
+__all__ = ["elect", "lead"]
 
 logger = logging.getLogger("mistral_jobs_async.sharing")
 #: The most events one publish carries.
 _BATCH = 200
+
+
+async def elect(shared: SharedWatcher[Any], redis: Any) -> None:
+    """Take the lease whenever it is free, and lead while it is held, until cancelled."""
+    acquire = redis.register_script(_scripts.ACQUIRE)
+    keys = shared.keys
+    ttl_ms = int(shared.sharing.lease_ttl * 1000)
+
+    async def step() -> None:
+        token = await acquire(keys=[keys.lease, keys.fence], args=[shared.process_id, ttl_ms])
+        if token is not None:
+            shared.leading = text(token)
+            logger.info("leading %s (lease %s)", keys.prefix, shared.leading)
+            try:
+                await lead(shared, redis, shared.leading)
+            finally:
+                shared.leading = None
+        # Look again a little after the lease could have lapsed, not in step with others.
+        await anyio.sleep(shared.sharing.lease_ttl / 3 * random.uniform(0.8, 1.2))
+
+    await shared._forever("taking the lead", step)
 
 
 async def lead(shared: SharedWatcher[Any], redis: Any, token: str) -> None:

@@ -4,32 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import random
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic
 
 import anyio
-import msgspec
 from anyio.abc import TaskGroup
 
 from mistral_jobs_async._exceptions import MistralJobsError
-from mistral_jobs_async.sharing import _scripts
 from mistral_jobs_async.sharing._connection import connect, text
+from mistral_jobs_async.sharing._delivery import Delivery
 from mistral_jobs_async.sharing._fallback import follow_locally_when_redis_is_away
-from mistral_jobs_async.sharing._leader import lead
+from mistral_jobs_async.sharing._interest import keep_interest
+from mistral_jobs_async.sharing._leader import elect
 from mistral_jobs_async.sharing._settings import Keys, SharingConfig
 from mistral_jobs_async.sharing._wire import Wire
 from mistral_jobs_async.watcher import WatchConfig, Watcher, WatchStats
 from mistral_jobs_async.watcher._engine import id_list
-from mistral_jobs_async.watcher._events import (
-    CheckpointReported,
-    J,
-    JobVanished,
-    Transition,
-    WatchEvent,
-)
+from mistral_jobs_async.watcher._events import J, WatchEvent
 from mistral_jobs_async.watcher._fanout import EventStream, Fanout
 from mistral_jobs_async.watcher._state import SavedJob, decode_saved_job, encode_state
 
@@ -90,24 +83,19 @@ class SharedWatcher(Generic[J]):
         self.sharing = sharing or SharingConfig()
         self.process_id = process_id or uuid.uuid4().hex[:12]
         self.keys = Keys.of(self.sharing.namespace, jobs._http.identity, jobs._api)
-        self._wire: Wire[J] = Wire(jobs._job_type)
+        self._wire: Wire[J] = Wire(jobs._job_type)  # the leader encodes, Delivery decodes
         self._fanout: Fanout[J] = Fanout()
+        self._delivery: Delivery[J] = Delivery(
+            self._fanout, self._wire, stream_maxlen=self.sharing.stream_maxlen
+        )
         self._ids: set[str] = set()
-        self._status: dict[str, str] = {}
-        self._ended: set[str] = set()
-        self._given: dict[str, set[str]] = {}  # the statuses given to subscribers, per job
-        self._last_step: dict[str, int] = {}
         #: Since when (event loop time) this process cannot read from Redis, or None.
         self.redis_down_since: float | None = None
         self._interest_changed = anyio.Event()
         self._group: TaskGroup | None = None
         self._fatal: BaseException | None = None
-        self._last_id = "0-0"
-        self._last_seq: int | None = None
         #: The fencing token of the lease while this process leads, else None.
         self.leading: str | None = None
-        #: Entries lost to the stream's trimming before this process read them.
-        self.gaps = 0
         #: The watchers this process runs now (leading, or following alone while Redis is
         #: away); those that ended are folded into ``_past`` (their polls count in ``stats``).
         self.led: list[Watcher[J]] = []
@@ -127,21 +115,23 @@ class SharedWatcher(Generic[J]):
         gone = set(id_list(job_ids)) & self._ids
         if gone:
             self._ids -= gone
-            for job_id in gone:  # followed again later, a job starts from Redis's state
-                self._status.pop(job_id, None)
-                self._given.pop(job_id, None)
-                self._last_step.pop(job_id, None)
-                self._ended.discard(job_id)
+            for job_id in gone:
+                self._delivery.forget(job_id)
             self._interest_changed.set()
 
     @property
     def job_ids(self) -> list[str]:
         """The jobs this process follows that have not ended."""
-        return sorted(self._ids - self._ended)
+        return sorted(self._ids - self._delivery.ended)
 
     def status_of(self, job_id: str) -> str | None:
         """The last status this process was told of (None before the first)."""
-        return self._status.get(job_id)
+        return self._delivery.status.get(job_id)
+
+    @property
+    def gaps(self) -> int:
+        """Entries lost to the stream's trimming before this process read them."""
+        return self._delivery.gaps
 
     async def known_status(self, job_id: str) -> str | None:
         """The job's last status, from this process or else from the shared state in Redis.
@@ -149,17 +139,18 @@ class SharedWatcher(Generic[J]):
         A job another process followed to its end before this one asked for it has no event
         left to come: its saved state says so (and it counts as ended here).
         """
-        if job_id in self._status:
-            return self._status[job_id]
+        known = self._delivery
+        if job_id in known.status:
+            return known.status[job_id]
         raw = await self._redis.hget(self.keys.state, job_id)
         if raw is None:
             return None
         saved = decode_saved_job(raw)
         if saved.status is not None:
-            self._status.setdefault(job_id, saved.status)
+            known.status.setdefault(job_id, saved.status)
         if saved.done:
-            self._ended.add(job_id)
-        return self._status.get(job_id)
+            known.ended.add(job_id)
+        return known.status.get(job_id)
 
     @property
     def fatal_error(self) -> BaseException | None:
@@ -199,13 +190,13 @@ class SharedWatcher(Generic[J]):
             # Read from here on: a new process starts at the stream's end, and from then on
             # never from "now" (a reader that was away reads what came meanwhile).
             entry_id, fields = last[0]
-            self._last_id = text(entry_id)
-            self._last_seq = int(fields[b"seq"])
+            self._delivery.last_id = text(entry_id)
+            self._delivery.last_seq = int(fields[b"seq"])
         self._group = anyio.create_task_group()
         await self._group.__aenter__()
-        self._group.start_soon(self._keep_interest)
+        self._group.start_soon(keep_interest, self, self._redis)
         self._group.start_soon(self._read)
-        self._group.start_soon(self._elect)
+        self._group.start_soon(elect, self, self._redis)
         if self.sharing.fallback_after is not None:
             self._group.start_soon(follow_locally_when_redis_is_away, self)
         return self
@@ -288,115 +279,26 @@ class SharedWatcher(Generic[J]):
                         self.redis_down_since = None
                 down = False
 
-    async def _keep_interest(self) -> None:
-        """Register this process and its jobs, renewed well before they expire.
-
-        Only the differences are written (added ids, then removed ones): the set is never
-        empty in between, so the leader never takes a re-registration for a process that
-        follows nothing (which would drop the jobs and find them again as new).
-        """
-        ttl_ms = int(self.sharing.interest_ttl * 1000)
-        register = self._redis.register_script(_scripts.REGISTER)
-        key = self.keys.interest(self.process_id)
-        registered: set[str] = set()
-
-        async def step() -> None:
-            nonlocal registered
-            changed = self._interest_changed = anyio.Event()
-            ids = set(self._ids)
-            if not await self._redis.exists(key):
-                registered = set()  # expired (or Redis came back empty): all again
-            added = sorted(ids - registered)
-            for start in range(0, max(1, len(added)), 1000):
-                chunk = added[start : start + 1000]
-                await register(
-                    keys=[self.keys.members, key], args=[self.process_id, ttl_ms, *chunk]
-                )
-            if gone := registered - ids:
-                await self._redis.srem(key, *gone)
-            registered = ids
-            with anyio.move_on_after(self.sharing.interest_ttl / 3):
-                await changed.wait()
-
-        await self._forever("registering this process's jobs", step)
-
     async def _read(self) -> None:
         """Hand the stream's events to this process's subscribers, in order, once each."""
         block = int(self.sharing.read_block * 1000)
+        delivery = self._delivery
 
         async def step() -> None:
             answer = await self._redis.xread(
-                {self.keys.events: self._last_id}, count=500, block=block
+                {self.keys.events: delivery.last_id}, count=500, block=block
             )
             for _, entries in answer or ():
                 for entry_id, fields in entries:
-                    await self._deliver(text(entry_id), int(fields[b"seq"]), fields[b"event"])
+                    await delivery.from_stream(
+                        text(entry_id), int(fields[b"seq"]), fields[b"event"], self._ids
+                    )
 
         await self._forever("reading the shared events", step, health=True)
-
-    async def _deliver(self, entry_id: str, seq: int, raw: bytes) -> None:
-        if self._last_seq is not None and seq > self._last_seq + 1:
-            lost = seq - self._last_seq - 1
-            self.gaps += lost
-            logger.warning(
-                "%d shared events were trimmed before this process read them "
-                "(stream_maxlen %d): statuses may have been skipped",
-                lost, self.sharing.stream_maxlen,
-            )  # fmt: skip
-        self._last_id, self._last_seq = entry_id, seq
-        try:
-            event = self._wire.decode(raw)
-        except msgspec.MsgspecError as exc:  # written by another version of this package
-            logger.warning("skipped shared event %s that could not be read: %s", entry_id, exc)
-            return
-        await self.hand_over(event)
 
     async def hand_over(self, event: WatchEvent[J]) -> None:
         """Give an event to this process's subscribers, unless it was given already.
 
-        Events come from the stream, or from the local fallback while Redis was away; a leader
-        that resumes after an outage publishes again what a fallback already delivered here.
-        A job's statuses come once each in its life, so a status given before is skipped
-        (and a checkpoint at a step given before).
+        The local fallback's way in (see ``_delivery.py``).
         """
-        job_id = event.job_id
-        if job_id not in self._ids:
-            return  # another process's job
-        if isinstance(event, Transition):
-            given = self._given.setdefault(job_id, set())
-            if event.status in given or job_id in self._ended:
-                return
-            given.add(event.status)
-            self._status[job_id] = event.status
-            if event.terminal:
-                self._ended.add(job_id)
-        elif isinstance(event, JobVanished):
-            if job_id in self._ended:
-                return
-            self._ended.add(job_id)
-        elif isinstance(event, CheckpointReported):
-            if event.step <= self._last_step.get(job_id, -1):
-                return
-            self._last_step[job_id] = event.step
-        await self._fanout.emit(event)
-
-    async def _elect(self) -> None:
-        """Take the lease whenever it is free, and lead while it is held."""
-        acquire = self._redis.register_script(_scripts.ACQUIRE)
-        ttl_ms = int(self.sharing.lease_ttl * 1000)
-
-        async def step() -> None:
-            token = await acquire(
-                keys=[self.keys.lease, self.keys.fence], args=[self.process_id, ttl_ms]
-            )
-            if token is not None:
-                self.leading = text(token)
-                logger.info("leading %s (lease %s)", self.keys.prefix, self.leading)
-                try:
-                    await lead(self, self._redis, self.leading)
-                finally:
-                    self.leading = None
-            # Look again a little after the lease could have lapsed, not in step with others.
-            await anyio.sleep(self.sharing.lease_ttl / 3 * random.uniform(0.8, 1.2))
-
-        await self._forever("taking the lead", step)
+        await self._delivery.hand_over(event, self._ids)
