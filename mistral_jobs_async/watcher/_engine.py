@@ -180,29 +180,14 @@ class Watcher(Generic[J]):
             if delivered is not None and (only is None or job.id in only):
                 jobs.append(delivered.get(job.id) or SavedJob(id=job.id))
             else:
-                jobs.append(
-                    SavedJob(
-                        id=job.id,
-                        status=job.status,
-                        modified_at=job.modified_at,
-                        created_at=job.created_at,
-                        done=job.done,
-                    )
-                )
+                jobs.append(job.saved())
         return encode_state(jobs)
 
     def _load(self, state: bytes) -> None:
+        interval = self.config.base_interval
         for entry in decode_state(state):
             self._loaded[entry.id] = entry
-            self._jobs[entry.id] = WatchedJob(
-                id=entry.id,
-                status=entry.status,
-                modified_at=entry.modified_at,
-                created_at=entry.created_at,
-                interval=self.config.base_interval,
-                resumed=entry.status is not None and not entry.done,
-                done=entry.done,
-            )
+            self._jobs[entry.id] = WatchedJob.resumed_from(entry, interval=interval)
 
     # --- subscribers -------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from mistral_jobs_async.watcher._events import (
     Transition,
 )
 from mistral_jobs_async.watcher._fanout import Fanout
+from mistral_jobs_async.watcher._state import SavedJob
 
 __all__ = ["Observer", "WatchedJob"]
 
@@ -83,6 +84,22 @@ class WatchedJob:
         """Whether only a GET can show what this job's next observation needs."""
         running = self.progress and self.status == "RUNNING"
         return self.resumed or self.gone_suspect or self.needs_history or running
+
+    def saved(self) -> SavedJob:
+        """What a saved state keeps of the job."""
+        return SavedJob(
+            id=self.id, status=self.status, modified_at=self.modified_at,
+            created_at=self.created_at, done=self.done,
+        )  # fmt: skip
+
+    @classmethod
+    def resumed_from(cls, saved: SavedJob, *, interval: float) -> WatchedJob:
+        """The job as a saved state left it: its first poll reads what happened since."""
+        return cls(
+            id=saved.id, status=saved.status, modified_at=saved.modified_at,
+            created_at=saved.created_at, interval=interval, done=saved.done,
+            resumed=saved.status is not None and not saved.done,
+        )  # fmt: skip
 
 
 class Observer(Generic[J]):
