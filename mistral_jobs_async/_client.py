@@ -46,7 +46,7 @@ class AsyncClient:
 
     ``api_key`` defaults to ``$MISTRAL_API_KEY`` and ``base_url`` to ``$MISTRAL_BASE_URL``, then
     ``https://api.mistral.ai`` (fine-tuning and files are served under ``/v1``, Forge at the
-    root). ``timeout`` bounds each attempt in seconds, reading and unpacking the answer
+    root). ``timeout`` bounds each attempt in seconds, reading, unpacking and decoding the answer
     included (an upload or a download: each connect and each read); retries follow
     ``retry`` (see ``RetryPolicy``), with ``max_retries`` as a shortcut. An answer larger
     than ``max_response_bytes`` (as sent or once unpacked) is

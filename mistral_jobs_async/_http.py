@@ -5,8 +5,8 @@ nowhere but the ``Authorization`` header: not in a message, a repr or a log line
 guards against, beyond the happy path:
 
 * **Deadlines.** ``timeout`` bounds a whole attempt, redirects included: connecting, sending,
-  reading and unpacking (uploads and downloads: each connect and each read, since the body
-  may take long to send).
+  reading, unpacking and decoding (uploads and downloads: each connect and each read, since
+  the body may take long to send).
 * **Bounded answers.** A body may grow to ``max_response_bytes``, as sent and once unpacked
   (``_body.py``); past it, ``ResponseTooLargeError``, with memory flat.
 * **Redirects.** The API does not redirect: ``_redirects.py`` says which may be followed.
