@@ -370,3 +370,27 @@ def test_a_sweep_is_checked_before_it_spends_anything(tmp_path: Path) -> None:
     assert row.record()["model"] == "ft:a"
     update = TrialUpdate(0, "running", {"step": 3})
     assert (update.record()["params.step"], update.record()["step"]) == (3, None)
+
+
+def test_plots_of_a_value_every_trial_took_alike(tmp_path: Path) -> None:
+    """A searched value that came out the same in every trial still plots, without a warning.
+
+    (Its slice plot's axis is a single point; matplotlib widens it with a UserWarning, which
+    made the CLI's --plots fail under warnings-as-errors whenever the sampler repeated itself.)
+    """
+    from optuna.distributions import CategoricalDistribution
+
+    from mistral_jobs_async.sweeps._result import result_of
+
+    study = optuna.create_study()
+    space = {
+        "training_steps": CategoricalDistribution([100]),
+        "learning_rate": FloatDistribution(1e-5, 1e-3, log=True),
+    }
+    for loss in (1.0, 2.0):
+        trial = study.ask(space)
+        trial.report(loss, 1)
+        study.tell(trial, loss)
+    written = result_of(study).save_plots(tmp_path)
+    assert [path.name for path in written] == ["objective.png", "loss_curves.png"]
+    assert all(path.stat().st_size > 1000 for path in written)

@@ -109,9 +109,14 @@ class SweepResult:
         folder.mkdir(parents=True, exist_ok=True)
         drawn = (("objective.png", plots.plot_slice),
                  ("loss_curves.png", plots.plot_intermediate_values))  # fmt: skip
-        # Optuna marks its matplotlib plots experimental: not the caller's to act on.
+        # Optuna marks its matplotlib plots experimental: not the caller's to act on. A value
+        # every trial took alike (a choice sampled the same each time) makes its slice plot's
+        # axis a point, which matplotlib widens itself, with a warning of its own.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            warnings.filterwarnings(
+                "ignore", "Attempting to set identical low and high xlims", UserWarning
+            )
             return [self._plot(folder, name, draw) for name, draw in drawn]
 
     def _plot(self, folder: Path, name: str, draw: Any) -> Path:
