@@ -1,42 +1,38 @@
 """The emulator's state: organisations (one per API key) and their jobs.
 
-The lifecycle engine moves the jobs on; the store also holds the files (``_files``) and the
-model cards (``_models``). Every public method takes the store's lock (the files and the
-model cards take the same one), so the Python control handle may be used from another thread
-than the server's (the pytest fixture runs the server in a thread). Methods first apply the
-lifecycle steps that are due on the simulated clock, then answer.
+The lifecycle engine (``_engine``) moves the jobs on; the store also holds the files
+(``_files``) and the model cards (``_models``). Every public method takes the store's lock
+(the files and the model cards take the same one), so the Python control handle may be used
+from another thread than the server's (the pytest fixture runs the server in a thread).
+Methods first apply the lifecycle steps that are due on the simulated clock, then answer.
 """
 
 from __future__ import annotations
 
-import hashlib
-import heapq
 import random
 import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import msgspec
 
 from mistral_jobs_async._exceptions import EmulatorError
 from mistral_jobs_async.emulator._clock import SimClock
+from mistral_jobs_async.emulator._engine import Lifecycles, key_fingerprint
 from mistral_jobs_async.emulator._errors import ApiError
 from mistral_jobs_async.emulator._files import FileRecord, FileStore, data_tokens
 from mistral_jobs_async.emulator._lifecycle import (
-    CHECKPOINT,
     Api,
     Job,
     JobFilter,
     JobList,
     Outcome,
     Timings,
-    plan_from,
 )
 from mistral_jobs_async.emulator._models import ModelCards
-from mistral_jobs_async.emulator._render import TOKENS_PER_STEP, render_job
+from mistral_jobs_async.emulator._render import render_job
 from mistral_jobs_async.emulator._rules import (
     check_fine_tuning_job,
     check_forge_job,
@@ -49,11 +45,6 @@ from mistral_jobs_async.emulator._schemas import (
 )
 
 __all__ = ["Store", "key_fingerprint"]
-
-
-def key_fingerprint(api_key: str) -> str:
-    """A short, non-reversible name for an API key, safe to log."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:8]
 
 
 @dataclass
@@ -97,8 +88,10 @@ class Store:
         self._rng = random.Random(self._seed)
         self._orgs: dict[str, _Org] = {}
         self._jobs: dict[str, Job] = {}
-        self._heap: list[tuple[float, int, str, int]] = []
-        self._tiebreak = 0
+        self._life = Lifecycles(
+            self._jobs, clock=self.clock, timings=self.timings, models=self.models,
+            forge_hold_unstarted=self.forge_hold_unstarted,
+        )  # fmt: skip
 
     def reset(self) -> None:
         """Forget every organisation, job and file; restart the id generator from the seed."""
@@ -107,67 +100,14 @@ class Store:
             self.files.reset()
             self.models.reset()
 
-    # --- the lifecycle engine ------------------------------------------------------------------
+    # --- the lifecycle engine (_engine.py) ----------------------------------------------------
 
     def _new_id(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
 
-    def _schedule(self, job: Job, steps: list[tuple[float, str, str]]) -> None:
-        job.generation += 1
-        job.plan.clear()
-        job.plan.extend(steps)
-        self._push(job)
-
-    def _push(self, job: Job) -> None:
-        if job.plan:
-            self._tiebreak += 1
-            heapq.heappush(self._heap, (job.plan[0][0], self._tiebreak, job.id, job.generation))
-
     def sync(self) -> None:
         """Apply every lifecycle step that is due at the simulated time now."""
-        now = self.clock.now()
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            _, _, job_id, generation = heapq.heappop(heap)
-            job = self._jobs.get(job_id)
-            if job is None or job.generation != generation or not job.plan:
-                continue
-            at, kind, value = job.plan.popleft()
-            if kind == CHECKPOINT:
-                job.add_checkpoint(int(value), at, self.timings)
-            else:
-                self._set_status(job, value, at)
-            self._push(job)
-
-    def _set_status(self, job: Job, status: str, at: float) -> None:
-        """Every status change goes here: the result model exists exactly while SUCCESS."""
-        job.set_status(status, at)
-        if status == "SUCCESS":
-            self._finish(job)
-        else:
-            if job.result_model is not None:
-                self.models.remove(job.result_model)
-            job.result_model = None
-            job.trained_tokens = None
-
-    def _finish(self, job: Job) -> None:
-        short = job.id.split("-")[0]
-        if isinstance(job.request, FineTuningJobIn):
-            # As the real service names them: ft:<model>:<org>[:<suffix>]:<yyyymmdd>:<id8>.
-            suffix = f":{job.request.suffix}" if job.request.suffix else ""
-            day = datetime.fromtimestamp(job.created_at, tz=timezone.utc).strftime("%Y%m%d")
-            job.result_model = (
-                f"ft:{job.request.model}:{key_fingerprint(job.key)}{suffix}:{day}:{short}"
-            )
-            job.trained_tokens = job.training_steps * TOKENS_PER_STEP
-            self.models.add(
-                model_id=job.result_model, key=job.key, job=job.id, root=job.request.model,
-                created=int(self.clock.now()), owner=key_fingerprint(job.key),
-                classifier=job.request.job_type == "classifier",
-            )  # fmt: skip
-        else:
-            base = job.request.model_config.base_model or "scratch"
-            job.result_model = f"forge:{job.request.job_type}:{base}:{short}"
+        self._life.sync()
 
     # --- organisations -------------------------------------------------------------------------
 
@@ -257,15 +197,7 @@ class Store:
         )
         self._jobs[job_id] = job
         self._orgs[key].jobs[api].append(job)
-        self._schedule(
-            job,
-            plan_from(
-                job,
-                job.created_at,
-                self.timings,
-                forge_hold_unstarted=self.forge_hold_unstarted,
-            ),
-        )
+        self._life.replan(job, job.created_at)
         return job
 
     def list_jobs(
@@ -312,8 +244,8 @@ class Store:
                     409, f"Job {job_id} is {job.status}: only a VALIDATED job can be started"
                 )
             now = self.clock.now()
-            self._set_status(job, "STARTED", now)
-            self._replan(job, now)
+            self._life.set_status(job, "STARTED", now)
+            self._life.replan(job, now)
             return self._detailed(job)
 
     def cancel(self, key: str, api: Api, job_id: str) -> bytes:
@@ -326,14 +258,9 @@ class Store:
             if job.status != "CANCELLATION_REQUESTED":
                 now = self.clock.now()
                 cancelling = "CANCELLATION_REQUESTED" if api == "fine_tuning" else "CANCELLED"
-                self._set_status(job, cancelling, now)
-                self._replan(job, now)
+                self._life.set_status(job, cancelling, now)
+                self._life.replan(job, now)
             return self._detailed(job)
-
-    def _replan(self, job: Job, now: float) -> None:
-        self._schedule(
-            job, plan_from(job, now, self.timings, forge_hold_unstarted=self.forge_hold_unstarted)
-        )
 
     # --- rendering -----------------------------------------------------------------------------
 
@@ -353,11 +280,11 @@ class Store:
             self.sync()
             job = self._any_job(job_id)
             now = self.clock.now()
-            self._set_status(job, status, now)
+            self._life.set_status(job, status, now)
             if hold:
-                self._schedule(job, [])
+                self._life.schedule(job, [])
             else:
-                self._replan(job, now)
+                self._life.replan(job, now)
 
     def delete_job(self, job_id: str) -> None:
         """Make a job vanish, as if the service had lost it: it answers 404 from now on."""
