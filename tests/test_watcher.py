@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import itertools
 from collections import defaultdict
@@ -14,6 +15,7 @@ import pytest
 from mistral_jobs_async import (
     AsyncClient,
     AuthenticationError,
+    ConflictError,
     NotFoundError,
     RetryPolicy,
     WaitTimeoutError,
@@ -112,7 +114,10 @@ async def test_five_hundred_jobs_every_lasting_transition_once_in_order(
             if event.status == "VALIDATED" and event.job_id in parked:
                 await fast_client.fine_tuning.jobs.start(event.job_id)
             if event.status == "RUNNING" and event.job_id in to_cancel:
-                await fast_client.fine_tuning.jobs.cancel(event.job_id)
+                # On a slow machine the job may end before the cancel arrives: a 409, and
+                # the job keeps its own ending.
+                with contextlib.suppress(ConflictError):
+                    await fast_client.fine_tuning.jobs.cancel(event.job_id)
     stats = events.watcher.stats
     # Every job ended, and its last reported status is its real final status.
     lasting = (FAST.max_interval + 0.3) * emu.speed  # one poll interval (+ a request), in sim s
