@@ -37,15 +37,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
+from mistral_jobs_async._extras import missing_extra
+
 try:
     from fastapi import Depends, FastAPI, Request
     from fastapi.responses import JSONResponse, StreamingResponse
 except ModuleNotFoundError as exc:  # the extra is not installed: say which one
-    raise ModuleNotFoundError(
-        "mistral_jobs_async.fastapi needs FastAPI and uvicorn: "
-        "pip install 'mistral-jobs-async[fastapi]'",
-        name=exc.name,
-    ) from None
+    raise missing_extra("fastapi", "FastAPI and uvicorn", "fastapi", exc) from None
 
 from mistral_jobs_async import (
     APIStatusError,

@@ -8,6 +8,8 @@ import asyncio
 import gzip
 import importlib.metadata
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -239,6 +241,31 @@ def test_entry_points_reach_main() -> None:
     assert script.load() is main
     module = Path(cli_package.__file__).parent.parent / "__main__.py"
     assert "from mistral_jobs_async._cli import main" in module.read_text()
+
+
+@pytest.mark.parametrize(
+    ("hidden", "command", "extra"),
+    [("optuna", ["sweep", "sweep.toml"], "sweep"), ("mcp", ["mcp"], "mcp")],
+)
+def test_a_command_whose_extra_is_missing_names_it(
+    hidden: str, command: list[str], extra: str
+) -> None:
+    """Without its extra, a command says which one to install (the package's own words) and
+    exits 2, with no traceback."""
+    code = (
+        f"import sys; sys.modules[{hidden!r}] = None\n"
+        "from mistral_jobs_async._cli import main\n"
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, "--base-url", "http://127.0.0.1:9", *command],
+        capture_output=True, text=True, check=False, env={"MISTRAL_API_KEY": KEY},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert f"pip install 'mistral-jobs-async[{extra}]'" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_cli_modules_are_small_and_described() -> None:

@@ -68,10 +68,8 @@ async def serve_mcp(client: AsyncClient, args: argparse.Namespace, out: Output) 
     """Serve until the client hangs up (stdio) or Ctrl-C (HTTP)."""
     try:
         from mistral_jobs_async.mcp import Guardrails, build_server  # noqa: PLC0415 (extra)
-    except ModuleNotFoundError:
-        raise CliError(
-            "mcp needs the MCP SDK: pip install 'mistral-jobs-async[mcp]'", code=EXIT_USAGE
-        ) from None
+    except ModuleNotFoundError as missing:  # the package's message names the extra
+        raise CliError(str(missing), code=EXIT_USAGE) from None
     rails = Guardrails(
         read_only=args.read_only,
         max_jobs_per_session=args.max_jobs_per_session,

@@ -57,10 +57,8 @@ async def run_sweep_command(client: AsyncClient, args: argparse.Namespace, out: 
     """Run the sweep; exit 1 if no trial completed."""
     try:
         from mistral_jobs_async.sweeps import load_sweep, run_sweep  # noqa: PLC0415 (extra)
-    except ModuleNotFoundError:
-        raise CliError(
-            "sweep needs Optuna: pip install 'mistral-jobs-async[sweep]'", code=EXIT_USAGE
-        ) from None
+    except ModuleNotFoundError as missing:  # the package's message names the extra
+        raise CliError(str(missing), code=EXIT_USAGE) from None
     sweep = load_sweep(args.config, storage=args.storage)
     console = out.console()
     if console is None:

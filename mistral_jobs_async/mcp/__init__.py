@@ -14,12 +14,12 @@ keep job resources fresh), ``_mount`` (in a FastAPI app).
 
 from __future__ import annotations
 
+from mistral_jobs_async._extras import missing_extra
+
 try:
     import mcp  # noqa: F401 (the extra's presence)
 except ModuleNotFoundError as missing:  # pragma: no cover - depends on the install
-    raise ModuleNotFoundError(
-        "mistral_jobs_async.mcp needs the MCP SDK: pip install 'mistral-jobs-async[mcp]'"
-    ) from missing
+    raise missing_extra("mcp", "the MCP SDK", "mcp", missing) from None
 
 from mistral_jobs_async.mcp._guardrails import Guardrails, Refused
 from mistral_jobs_async.mcp._mount import mount_mcp

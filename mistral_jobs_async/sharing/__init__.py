@@ -16,14 +16,12 @@ atomic), ``_wire`` (events as stream entries), ``_leader`` (what the lease holde
 
 from __future__ import annotations
 
+from mistral_jobs_async._extras import missing_extra
+
 try:
     import redis.asyncio  # noqa: F401 (checked here so the error names the extra)
 except ModuleNotFoundError as exc:
-    raise ModuleNotFoundError(
-        "mistral_jobs_async.sharing needs the redis package: "
-        "pip install 'mistral-jobs-async[redis]'",
-        name=exc.name,
-    ) from None
+    raise missing_extra("sharing", "the redis package", "redis", exc) from None
 
 from mistral_jobs_async.sharing._budget import RedisBudget
 from mistral_jobs_async.sharing._settings import Keys, SharingConfig

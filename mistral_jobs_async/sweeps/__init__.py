@@ -13,12 +13,12 @@ from the CLI's TOML file).
 
 from __future__ import annotations
 
+from mistral_jobs_async._extras import missing_extra
+
 try:
     import optuna  # noqa: F401 (the extra's presence)
 except ModuleNotFoundError as missing:  # pragma: no cover - depends on the install
-    raise ModuleNotFoundError(
-        "mistral_jobs_async.sweeps needs Optuna: pip install 'mistral-jobs-async[sweep]'"
-    ) from missing
+    raise missing_extra("sweeps", "Optuna", "sweep", missing) from None
 
 from mistral_jobs_async.sweeps._config import Sweep, default_objective, default_request
 from mistral_jobs_async.sweeps._result import SweepResult, TrialRow
