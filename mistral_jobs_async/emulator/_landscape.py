@@ -31,7 +31,8 @@ __all__ = [
     "valid_loss",
 ]
 
-#: The learning rate with the lowest curve, per API (each API's default learning rate).
+#: The learning rate with the lowest curve, per API: also each API's default (``_render``),
+#: as is Forge's batch size.
 BEST_LEARNING_RATE = {"fine_tuning": 1e-4, "forge": 3e-4}
 BEST_BATCH_SIZE = 32
 START = 2.5

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from mistral_jobs_async.emulator._landscape import BEST_BATCH_SIZE, BEST_LEARNING_RATE
 from mistral_jobs_async.emulator._lifecycle import Job, Timings
 from mistral_jobs_async.emulator._schemas import (
     ClassifierTargetOut,
@@ -31,10 +32,15 @@ __all__ = ["TOKENS_PER_STEP", "render_job"]
 
 _S = TypeVar("_S", bound=msgspec.Struct)
 
-_DEFAULT_HYPER = HyperparametersOut(learning_rate=0.0001, weight_decay=0.1, warmup_fraction=0.05)
-_DEFAULT_FORGE_HYPER = ForgeHyperparametersOut(
-    learning_rate=0.0003, batch_size=32, weight_decay=0.1, warmup_steps=10
+# A job without hyperparameters gets each API's defaults, which are the loss landscape's best
+# (one source: a sweep around the defaults finds them).
+_DEFAULT_HYPER = HyperparametersOut(
+    learning_rate=BEST_LEARNING_RATE["fine_tuning"], weight_decay=0.1, warmup_fraction=0.05
 )
+_DEFAULT_FORGE_HYPER = ForgeHyperparametersOut(
+    learning_rate=BEST_LEARNING_RATE["forge"], batch_size=BEST_BATCH_SIZE, weight_decay=0.1,
+    warmup_steps=10,
+)  # fmt: skip
 TOKENS_PER_STEP = 131_072
 _PRICE_PER_MILLION_TOKENS = 1.0
 
