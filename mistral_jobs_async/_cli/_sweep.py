@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from mistral_jobs_async import AsyncClient
 from mistral_jobs_async._cli._errors import EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE, CliError
-from mistral_jobs_async._cli._output import Output
+from mistral_jobs_async._cli._output import Output, cell
 
 if TYPE_CHECKING:
     from mistral_jobs_async.sweeps import SweepResult, TrialUpdate
@@ -107,8 +107,8 @@ class _Board:
         for number, update in sorted(self._trials.items()):
             step, value = self._last.get(number, (None, None))
             state = "running" if update.state == "reported" else update.state
-            values = [_number(update.params.get(name)) for name in self._names]
-            rows.append([str(number), state, *values, str(step or "-"), _number(value),
+            values = [cell(update.params.get(name)) for name in self._names]
+            rows.append([str(number), state, *values, str(step or "-"), cell(value),
                          update.reason or update.job_id or ""])  # fmt: skip
         return rows
 
@@ -116,12 +116,6 @@ class _Board:
         states = [u.state for u in self._trials.values()]
         ended = sum(1 for s in states if s in ("complete", "pruned", "failed"))
         return f"{ended}/{planned} trials ended, {states.count('pruned')} pruned"
-
-
-def _number(value: object) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _update_line(update: TrialUpdate) -> str:

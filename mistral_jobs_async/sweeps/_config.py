@@ -60,11 +60,8 @@ def default_request(api: str, base: Mapping[str, Any], params: Mapping[str, Any]
 
 def default_objective(job: JobBase) -> float | None:
     """The last checkpoint's ``valid_loss``, or its ``train_loss`` (None: no checkpoint)."""
-    checkpoints = job.checkpoints or []
-    if not checkpoints:
-        return None
-    last = max(checkpoints, key=lambda c: c.step_number or 0)
-    metrics = last.metrics
+    last = job.latest_checkpoint
+    metrics = last.metrics if last is not None else None
     if metrics is None:
         return None
     return metrics.valid_loss if metrics.valid_loss is not None else metrics.train_loss

@@ -73,7 +73,7 @@ def load_sweep(path: str | Path, *, storage: str | None = None) -> Sweep:
              for name, spec in _table(data, "space", where).items()}  # fmt: skip
     if not space:
         raise ConfigurationError(f"{where}: [space] names no hyperparameter to search")
-    pruner = _pruner(data.get("pruner", {}), where)
+    pruner = _pruner(_table(data, "pruner", where), where)
     seed = data.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ConfigurationError(f"{where}: seed must be a whole number, not {seed!r}")
@@ -91,9 +91,7 @@ def load_sweep(path: str | Path, *, storage: str | None = None) -> Sweep:
             storage=storage or data.get("storage") or f"sqlite:///{source.with_suffix('.db')}",
             study_name=str(data.get("study", source.stem)),
         )
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"{where}: {exc}") from None
-    except (TypeError, ValueError) as exc:
+    except (ConfigurationError, TypeError, ValueError) as exc:
         raise ConfigurationError(f"{where}: {exc}") from None
 
 
@@ -123,9 +121,7 @@ def _distribution(spec: object, where: str) -> BaseDistribution:
     return distribution
 
 
-def _pruner(spec: object, where: str) -> optuna.pruners.BasePruner:
-    if not isinstance(spec, dict):
-        raise ConfigurationError(f"{where}: [pruner] must be a table")
+def _pruner(spec: dict[str, Any], where: str) -> optuna.pruners.BasePruner:
     options = {k: v for k, v in spec.items() if k != "type"}
     kind = spec.get("type", "median")
     if kind not in _PRUNERS:
