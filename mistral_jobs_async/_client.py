@@ -15,14 +15,20 @@ from mistral_jobs_async._exceptions import ConfigurationError
 from mistral_jobs_async._http import HttpClient
 from mistral_jobs_async._retry import RetryPolicy
 from mistral_jobs_async.resources.files import Files
-from mistral_jobs_async.resources.fine_tuning import FineTuning
-from mistral_jobs_async.resources.forge import Forge
+from mistral_jobs_async.resources.fine_tuning import FineTuning, FineTuningJobs
+from mistral_jobs_async.resources.forge import Forge, ForgeJobs
 from mistral_jobs_async.resources.models import Models
 
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT", "AsyncClient"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_TIMEOUT",
+    "AsyncClient",
+    "jobs_of",
+]
 
 DEFAULT_BASE_URL = "https://api.mistral.ai"
 DEFAULT_TIMEOUT = 60.0
@@ -167,3 +173,12 @@ class AsyncClient:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def jobs_of(client: AsyncClient, api: str) -> FineTuningJobs | ForgeJobs:
+    """The jobs resource of an API named ``fine_tuning`` or ``forge`` (sweeps, MCP, CLI)."""
+    if api == "fine_tuning":
+        return client.fine_tuning.jobs
+    if api == "forge":
+        return client.forge.jobs
+    raise ConfigurationError(f"api must be 'fine_tuning' or 'forge', not {api!r}")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import msgspec
 
 from mistral_jobs_async import AsyncClient
+from mistral_jobs_async._client import jobs_of
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -138,7 +139,7 @@ def columns_of(api: str) -> tuple[str, ...]:
 
 def resource(client: AsyncClient, api: str) -> Any:
     """The jobs resource of an API (``jobs`` or ``forge``)."""
-    return client.fine_tuning.jobs if api == "jobs" else client.forge.jobs
+    return jobs_of(client, "fine_tuning" if api == "jobs" else "forge")
 
 
 def start_hint(job_id: str) -> str:

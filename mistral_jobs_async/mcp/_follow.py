@@ -17,7 +17,7 @@ import anyio
 from anyio.abc import TaskGroup
 from mcp.server.subscriptions import ResourceUpdated, SubscriptionBus
 
-from mistral_jobs_async._client import AsyncClient
+from mistral_jobs_async._client import AsyncClient, jobs_of
 from mistral_jobs_async.watcher import CheckpointReported, JobVanished, Transition
 
 __all__ = ["Follower", "job_uri"]
@@ -50,7 +50,7 @@ class Follower:
         """Run the watchers (the server's lifespan)."""
         async with anyio.create_task_group() as group, contextlib.AsyncExitStack() as stack:
             for api in _APIS:
-                jobs = self._client.forge.jobs if api == "forge" else self._client.fine_tuning.jobs
+                jobs = jobs_of(self._client, api)
                 watcher = await stack.enter_async_context(jobs.watcher(close_when_done=False))
                 self._watchers[api] = watcher
                 await self._start(group, api, watcher)

@@ -19,7 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp_types import ToolAnnotations
 
-from mistral_jobs_async._client import AsyncClient
+from mistral_jobs_async._client import AsyncClient, jobs_of
 from mistral_jobs_async._exceptions import MistralJobsError, WaitTimeoutError
 from mistral_jobs_async.mcp._follow import Follower
 from mistral_jobs_async.mcp._guardrails import Guardrails, Ledger
@@ -96,7 +96,7 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
         return json_of(await _api(client.models.get(model_id)))
 
     def jobs(api: Api) -> Any:
-        return client.forge.jobs if api == "forge" else client.fine_tuning.jobs
+        return jobs_of(client, api)
 
     async def running() -> int:
         count = 0

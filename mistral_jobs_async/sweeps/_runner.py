@@ -20,7 +20,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from mistral_jobs_async._client import AsyncClient
+from mistral_jobs_async._client import AsyncClient, jobs_of
 from mistral_jobs_async._exceptions import (
     AuthenticationError,
     ConfigurationError,
@@ -98,9 +98,7 @@ class SweepRunner:
         self.sweep = sweep
         self._watch = watch
         self._on_update = on_update or (lambda update: None)
-        self._jobs: Any = (
-            client.fine_tuning.jobs if sweep.api == "fine_tuning" else client.forge.jobs
-        )
+        self._jobs: Any = jobs_of(client, sweep.api)
         self._running: dict[str, _Running] = {}
         try:
             self.study = optuna.create_study(
