@@ -18,6 +18,7 @@ __all__ = [
     "estimate_of",
     "job_summary",
     "json_of",
+    "model_summary",
 ]
 
 
@@ -112,6 +113,12 @@ def job_summary(job: Any, api: str) -> JobSummary:
         "id": job.id, "api": api, "status": job.status, "model": model,
         "created_at": job.created_at, "fine_tuned_model": made, "latest_train_loss": loss,
     }  # fmt: skip
+
+
+def model_summary(card: Any) -> ModelSummary:
+    """A model card (base or fine-tuned) in a few fields."""
+    return {"id": card.id, "type": card.type, "root": card.root, "job": card.job,
+            "archived": card.archived, "name": card.name}  # fmt: skip
 
 
 def json_of(model: Any) -> str:

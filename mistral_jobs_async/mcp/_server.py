@@ -34,6 +34,7 @@ from mistral_jobs_async.mcp._results import (
     estimate_of,
     job_summary,
     json_of,
+    model_summary,
 )
 from mistral_jobs_async.watcher import CheckpointReported, Transition
 
@@ -99,6 +100,9 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
         return jobs_of(client, api)
 
     async def running() -> int:
+        """Jobs not ended, for the running cap; without a cap, none are counted (no lists)."""
+        if rails.max_running is None:
+            return 0
         count = 0
         for api in ("fine_tuning", "forge"):
             page = await jobs(api).list(page_size=100)
@@ -124,18 +128,12 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
     async def list_models(fine_tuned_only: bool = False) -> list[ModelSummary]:
         """Model cards: the base models offered for fine-tuning and the fine-tuned ones."""
         cards = await _api(client.models.list())
-        return [
-            {"id": c.id, "type": c.type, "root": c.root, "job": c.job, "archived": c.archived,
-             "name": c.name}
-            for c in cards if c.fine_tuned or not fine_tuned_only
-        ]  # fmt: skip
+        return [model_summary(c) for c in cards if c.fine_tuned or not fine_tuned_only]
 
     @server.tool(annotations=_READ)
     async def get_model(model_id: str) -> ModelSummary:
         """One model card (a fine-tuned model's id is its job's fine_tuned_model)."""
-        card = await _api(client.models.get(model_id))
-        return {"id": card.id, "type": card.type, "root": card.root, "job": card.job,
-                "archived": card.archived, "name": card.name}  # fmt: skip
+        return model_summary(await _api(client.models.get(model_id)))
 
     @server.tool(annotations=_READ)
     async def list_files(limit: int = 20) -> list[FileSummary]:
@@ -226,8 +224,7 @@ def build_server(client: AsyncClient, guardrails: Guardrails | None = None) -> M
         rails.check_writable("start_job")
         job = await _api(client.fine_tuning.jobs.get(job_id))
         rails.check_model(job.model or "")
-        if rails.max_running is not None:
-            rails.check_running(await _api(running()))
+        rails.check_running(await _api(running()))
         metadata = job.metadata
         rails.check_cost(metadata.cost if metadata else None,
                          metadata.cost_currency if metadata else None)  # fmt: skip
