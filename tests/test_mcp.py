@@ -124,6 +124,29 @@ async def test_each_guardrail_refuses_and_creates_nothing(
     assert (await client.fine_tuning.jobs.list()).total == 1
 
 
+async def test_without_a_running_cap_a_create_counts_no_running_jobs(
+    emu: Emulator, client: AsyncClient
+) -> None:
+    """The running count costs a list of each API; with ``max_running=None`` there is nothing
+    to check it against, so create_job makes no list request (with the cap, it does)."""
+    file_id = await _file(client)
+    create = {"model": "open-mistral-7b", "training_files": [file_id]}
+    lists = {"/v1/fine_tuning/jobs", "/forge/training/jobs"}
+
+    def listed() -> int:
+        return sum(emu.request_count("GET", route) for route in lists)
+
+    async with Client(build_server(client, Guardrails(max_running=None))) as mcp:
+        emu.clear_requests()
+        await _call(mcp, "create_job", **create)
+        assert emu.request_count("POST", "/v1/fine_tuning/jobs") == 1
+        assert listed() == 0
+    async with Client(build_server(client, Guardrails(max_running=5))) as mcp:
+        emu.clear_requests()
+        await _call(mcp, "create_job", **create)
+        assert listed() == 2
+
+
 @pytest.mark.mistral_emulator(speed=300.0)
 async def test_the_cost_ceiling_reads_the_estimate_before_the_job_starts(
     client: AsyncClient,
