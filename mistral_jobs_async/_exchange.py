@@ -30,7 +30,7 @@ from mistral_jobs_async._exceptions import (
 )
 from mistral_jobs_async._uploads import Upload
 
-__all__ = ["Answer", "Request", "exchange"]
+__all__ = ["Answer", "Request", "exchange", "timed_out"]
 
 _REQUEST_ID_HEADERS = ("x-request-id", "mistral-correlation-id", "x-kong-request-id")
 
@@ -48,6 +48,7 @@ class Request:
     sink: Download | None = None
 
 
+@dataclass(slots=True)  # not frozen: one is made per request, and frozen costs per field
 class Answer:
     """What came back: status, headers, the (unpacked) body and the request id.
 
@@ -55,21 +56,18 @@ class Answer:
     offset between the two clocks).
     """
 
-    __slots__ = ("body", "date", "headers", "request_id", "status")
+    status: int
+    headers: Mapping[str, str]
+    body: bytes | bytearray
+    request_id: str | None
+    date: tuple[str, float] | None
 
-    def __init__(
-        self,
-        status: int,
-        headers: Mapping[str, str],
-        body: bytes | bytearray,
-        request_id: str | None,
-        date: tuple[str, float] | None,
-    ) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-        self.request_id = request_id
-        self.date = date
+
+def timed_out(sent: Request, seconds: float) -> RequestTimeoutError:
+    """The error of an attempt that had no complete answer within ``seconds``."""
+    return RequestTimeoutError(
+        f"no complete answer within the timeout ({seconds:g}s)", method=sent.method, url=sent.url
+    )
 
 
 async def exchange(
@@ -151,11 +149,7 @@ async def exchange(
         reason = exc.os_error or exc
         failure = ConnectError(f"cannot connect: {reason}", method=method, url=url)
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-        failure = RequestTimeoutError(
-            f"no complete answer within the timeout ({timeout_seconds:g}s)",
-            method=method,
-            url=url,
-        )
+        failure = timed_out(sent, timeout_seconds)
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
         failure = IncompleteResponseError(
             f"the connection broke before the whole answer arrived ({type(exc).__name__})",

@@ -41,10 +41,9 @@ from mistral_jobs_async._exceptions import (
     ConfigurationError,
     RateLimitError,
     RedirectError,
-    RequestTimeoutError,
     ResponseDecodeError,
 )
-from mistral_jobs_async._exchange import Answer, Request, exchange
+from mistral_jobs_async._exchange import Answer, Request, exchange, timed_out
 from mistral_jobs_async._redirects import origin, redirect_target, shown
 from mistral_jobs_async._retry import Recover, RetryPolicy, call_with_retries
 from mistral_jobs_async._uploads import BinaryStream, Upload
@@ -190,7 +189,7 @@ class HttpClient:
         """
         sent = Request(method, self.base_url + path, params, json, upload)
 
-        def decode(answer: Answer, request_id: str | None) -> T:
+        def decode(answer: Answer) -> T:
             try:
                 return decoder.decode(answer.body)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -199,7 +198,7 @@ class HttpClient:
                 f"the answer to {method} {sent.url} (HTTP {answer.status}) is not the JSON the "
                 f"API promises: {problem}",
                 status_code=answer.status,
-                request_id=request_id,
+                request_id=answer.request_id,
             )
 
         return await self._call(
@@ -214,12 +213,12 @@ class HttpClient:
         Retried from the start when ``sink`` can start over.
         """
         sent = Request("GET", self.base_url + path, params, None, None, sink)
-        return await self._call(sent, lambda answer, _: sink.written, path=path)
+        return await self._call(sent, lambda answer: sink.written, path=path)
 
     async def _call(
         self,
         sent: Request,
-        finish: Callable[[Answer, str | None], T],
+        finish: Callable[[Answer], T],
         *,
         path: str,
         idempotent: bool | None = None,
@@ -250,11 +249,7 @@ class HttpClient:
                     await self.budget.rate_limited(exc.retry_after)
                 raise
             except TimeoutError:  # the deadline's (the exchange turns aiohttp's into ours)
-                raise RequestTimeoutError(
-                    f"no complete answer within the timeout ({self.timeout:g}s)",
-                    method=sent.method,
-                    url=sent.url,
-                ) from None
+                raise timed_out(sent, self.timeout) from None
 
         policy = retry or self.retry
         once = (sent.upload is not None and not sent.upload.repeatable) or (
@@ -270,7 +265,7 @@ class HttpClient:
         self,
         session: aiohttp.ClientSession,
         sent: Request,
-        finish: Callable[[Answer, str | None], T],
+        finish: Callable[[Answer], T],
         socket_timeout: aiohttp.ClientTimeout,
     ) -> T:
         """One attempt: a request and its same-origin redirects (a few at most), answered."""
@@ -295,7 +290,7 @@ class HttpClient:
                     status, answer.body, answer.headers, request_id=answer.request_id,
                     method=sent.method, url=sent.url, clock=self.retry.clock,
                 )  # fmt: skip
-            return finish(answer, answer.request_id)
+            return finish(answer)
         raise RedirectError(
             f"{sent.method} {shown(sent.url)}: more than {_MAX_REDIRECTS} redirects",
             status_code=0, location=shown(sent.url), method=sent.method, url=sent.url,
