@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: an emulator in its own process, and the output."""
+"""What the benchmark scripts share: an emulator in its own process, memory figures, the
+order of paired rounds, and the output."""
 
 from __future__ import annotations
 
@@ -59,6 +60,28 @@ async def control(
     async with session.post(f"{url}/_emulator/clock", json=body, headers=headers) as response:
         response.raise_for_status()
         return await response.json()
+
+
+def proc_status_kib(field: str, pid: int | str = "self") -> int | None:
+    """A memory figure of ``/proc/<pid>/status`` (``VmRSS``, ``VmHWM``...) in KiB.
+
+    None where there is none: no such process, no such field, or no ``/proc`` (not Linux).
+    """
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def rotated(names: list[str], number: int) -> list[str]:
+    """Round ``number``'s order of ``names``: each round starts one further along, so in
+    paired rounds no contender always runs first (or right after the same one)."""
+    turn = number % len(names)
+    return names[turn:] + names[:turn]
 
 
 def report(rows: list[Row], *, as_json: bool) -> None:

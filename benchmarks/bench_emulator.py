@@ -13,20 +13,14 @@ import argparse
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import aiohttp
-from _support import SAMPLE_LINE, Row, emulator_process, report
+from _support import SAMPLE_LINE, Row, emulator_process, proc_status_kib, report
 
 
 def rss_mib(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status")
-    if not status.exists():
-        return float("nan")
-    for line in status.read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    kib = proc_status_kib("VmRSS", pid)
+    return float("nan") if kib is None else kib / 1024
 
 
 async def populate(session: aiohttp.ClientSession, url: str, key: str, jobs: int) -> list[str]:

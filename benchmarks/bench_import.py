@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from _plots import bars
-from _support import Row, report
+from _support import Row, report, rotated
 
 CONTENDERS = {
     "core dependencies": "import aiohttp, msgspec, tenacity, anyio",
@@ -59,7 +59,7 @@ def measure(rounds: int) -> dict[str, list[float]]:
         sample(CONTENDERS[name])
     times: dict[str, list[float]] = {name: [] for name in names}
     for number in range(rounds):
-        for name in names[number % len(names) :] + names[: number % len(names)]:
+        for name in rotated(names, number):
             times[name].append(sample(CONTENDERS[name]))
     return times
 

@@ -45,7 +45,7 @@ from typing import Any
 import aiohttp
 import anyio
 from _plots import lines
-from _support import SAMPLE_LINE, Row, control, emulator_process, report
+from _support import SAMPLE_LINE, Row, control, emulator_process, proc_status_kib, report
 from mistralai.client import Mistral
 
 from mistral_jobs_async import FINE_TUNING_TERMINAL, AsyncClient, RetryPolicy
@@ -73,14 +73,6 @@ class Run:
         return self.wall_ref + (simulated - self.sim_ref) / self.speed
 
 
-def rss_kib(field: str) -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 def percentile(values: list[float], share: float) -> float:
     if not values:
         return math.nan
@@ -94,13 +86,13 @@ class Meter:
     def start(self) -> None:
         with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
             refs.write("5")  # reset the peak RSS to the current RSS
-        self.rss_before = rss_kib("VmRSS")
+        self.rss_before = proc_status_kib("VmRSS") or 0
         self.cpu = time.process_time()
 
     def stop(self) -> tuple[float, float]:
         """(CPU seconds, peak RSS growth in MiB)."""
         cpu = time.process_time() - self.cpu
-        return cpu, (rss_kib("VmHWM") - self.rss_before) / 1024
+        return cpu, ((proc_status_kib("VmHWM") or 0) - self.rss_before) / 1024
 
 
 async def watch(run: Run, lags: list[float], meter: Meter) -> tuple[int, float]:

@@ -27,10 +27,9 @@ import random
 import statistics
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import anyio
-from _support import SAMPLE_LINE, Row, report
+from _support import SAMPLE_LINE, Row, proc_status_kib, report
 
 from mistral_jobs_async import AsyncClient, MistralJobsError, RetryPolicy
 from mistral_jobs_async.emulator import Emulator, Fault, Timings
@@ -63,10 +62,8 @@ FAULTS = [
 
 
 def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    kib = proc_status_kib("VmRSS")
+    return float("nan") if kib is None else kib / 1024
 
 
 def sockets() -> int:
